@@ -1,0 +1,28 @@
+/**
+ * Bindings as the Worker sees them: the generated `Env` (wrangler types) plus
+ * the secrets and development-only variables that wrangler.toml cannot list.
+ */
+export type Bindings = Omit<Env, "ENVIRONMENT"> & {
+	/** "production" (wrangler.toml) or "development" (.dev.vars). */
+	ENVIRONMENT: string;
+	/** Bearer token for the admin routes (secret). */
+	ADMIN_TOKEN?: string;
+	/** Standard Webhooks secret(s), `whsec_…`, space-separated during rotation (secret). */
+	PURGE_WEBHOOK_SECRET?: string;
+	/** Added delay before every origin load; honoured only in development. */
+	ORIGIN_DELAY_MS?: string;
+};
+
+export type AppEnv = {
+	Bindings: Bindings;
+	Variables: {
+		requestId: string;
+	};
+};
+
+export const DEV_ADMIN_TOKEN = "dev-admin-token";
+export const DEV_PURGE_WEBHOOK_SECRET = "whsec_dGllcmNhY2hlLWxvY2FsLWRldmVsb3BtZW50LWtleSE=";
+
+export function isDevelopment(env: Pick<Bindings, "ENVIRONMENT">): boolean {
+	return env.ENVIRONMENT === "development";
+}
