@@ -9,10 +9,13 @@ export default defineConfig(async () => {
 			cloudflareTest({
 				wrangler: { configPath: "./wrangler.toml" },
 				miniflare: {
-					// Tests run as production would (ENVIRONMENT from wrangler.toml),
-					// with test secrets that are not the development defaults.
+					// Tests run as production would, with test secrets that are not the
+					// development defaults; set here so that a local .dev.vars never
+					// changes what the tests see.
 					bindings: {
 						TEST_MIGRATIONS: migrations,
+						ENVIRONMENT: "production",
+						ORIGIN_DELAY_MS: "0",
 						ADMIN_TOKEN: "test-admin-token",
 						PURGE_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 					},
