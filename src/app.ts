@@ -1,16 +1,42 @@
 import { Scalar } from "@scalar/hono-api-reference";
 import { requestId } from "hono/request-id";
+import type { TierCacheOptions } from "./cache/tier-cache";
+import { CACHE_SCHEMA_VERSION, catalogPolicies, createCatalogCache } from "./catalog/cache";
+import { cacheStatsRoutes } from "./catalog/routes/cache-stats";
 import { categoryRoutes } from "./catalog/routes/categories";
 import { productRoutes } from "./catalog/routes/products";
 import { reviewRoutes } from "./catalog/routes/reviews";
+import type { Db } from "./db/client";
+import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
 import { createRouter } from "./http/router";
 
 /** Where /docs loads the API reference script from: served by this Worker (public/), no CDN. */
 export const SCALAR_SCRIPT_PATH = "/vendor/scalar-api-reference.js";
 
-export function createApp() {
+const OPENAPI_INFO = {
+	title: "tiercache catalog API",
+	version: "1.0.0",
+	description:
+		"An edge-cached JSON API: public reads are served from a tiered cache (memory, Cache API, KV) in front of D1; admin writes invalidate every tier by tag.",
+};
+
+/**
+ * The Worker's app. Each call makes its own cache engine (T1 memory, seq memo,
+ * counters): the Worker makes one per isolate; tests make fresh ones.
+ */
+export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<AppEnv, Db>> } = {}) {
 	const app = createRouter();
+	// The key version: the manual schema version plus a digest of the OpenAPI
+	// document, so a deploy that changes any response shape starts new keys.
+	let version: Promise<string> | undefined;
+	const cache = createCatalogCache(() => {
+		version ??= digest(JSON.stringify(app.getOpenAPI31Document({ openapi: "3.1.0", info: OPENAPI_INFO }))).then(
+			(hash) => `${CACHE_SCHEMA_VERSION}-${hash}`,
+		);
+		return version;
+	}, options.cacheOptions);
+	const deps = { cache, policies: catalogPolicies(cache) };
 
 	app.use(requestId());
 	app.use(async function securityHeaders(c, next) {
@@ -20,24 +46,17 @@ export function createApp() {
 
 	app.get("/healthz", (c) => c.json({ ok: true }, 200, { "Cache-Control": "no-store" }));
 
-	app.route("/", categoryRoutes);
-	app.route("/", productRoutes);
-	app.route("/", reviewRoutes);
+	app.route("/", categoryRoutes(deps));
+	app.route("/", productRoutes(deps));
+	app.route("/", reviewRoutes(deps));
+	app.route("/", cacheStatsRoutes(deps));
 
 	app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
 		type: "http",
 		scheme: "bearer",
 		description: "ADMIN_TOKEN",
 	});
-	app.doc31("/openapi.json", {
-		openapi: "3.1.0",
-		info: {
-			title: "tiercache catalog API",
-			version: "1.0.0",
-			description:
-				"An edge-cached JSON API: public reads are served from a tiered cache (memory, Cache API, KV) in front of D1; admin writes invalidate every tier by tag.",
-		},
-	});
+	app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO });
 	app.get(
 		"/docs",
 		Scalar({
@@ -50,7 +69,12 @@ export function createApp() {
 
 	app.notFound(onNotFound);
 	app.onError(onError);
-	return app;
+	return Object.assign(app, { cache });
 }
 
 export type App = ReturnType<typeof createApp>;
+
+async function digest(text: string): Promise<string> {
+	const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+	return [...bytes.subarray(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -27,6 +27,7 @@ describe("GET /openapi.json", () => {
 				"PATCH /v1/products/{id}",
 				"DELETE /v1/products/{id}",
 				"POST /v1/products/{id}/reviews",
+				"GET /v1/_cache/stats",
 			].sort(),
 		);
 		const list = doc.paths["/v1/products"]?.get;

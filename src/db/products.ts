@@ -72,8 +72,11 @@ export async function updateProduct(db: Db, id: number, patch: ProductPatch): Pr
 	return row;
 }
 
-/** Deletes the product and (by cascade) its reviews; false when there was none. */
-export async function deleteProduct(db: Db, id: number): Promise<boolean> {
-	const rows = await db.delete(products).where(eq(products.id, id)).returning({ id: products.id });
-	return rows.length > 0;
+/** Deletes the product and (by cascade) its reviews; undefined when there was none. */
+export async function deleteProduct(db: Db, id: number): Promise<{ id: number; categoryId: number } | undefined> {
+	const [row] = await db
+		.delete(products)
+		.where(eq(products.id, id))
+		.returning({ id: products.id, categoryId: products.categoryId });
+	return row;
 }

@@ -1,0 +1,70 @@
+/** One cached answer, as every tier stores it. */
+export interface Entry {
+	status: 200 | 404;
+	/** The JSON body, serialised once at fill time. */
+	body: string;
+	etag: string;
+	tags: string[];
+	/** `cache_seq` read in the same D1 batch as the data. */
+	readSeq: number;
+	/** When the origin answered (ms since the epoch). */
+	storedAt: number;
+	/** Fresh for this many seconds from `storedAt`. */
+	ttl: number;
+	staleWhileRevalidate: number;
+	staleIfError: number;
+	/** How long the origin load took (ms), for early refresh. */
+	loadMs: number;
+}
+
+const encoder = new TextEncoder();
+
+/** A strong ETag: the first 128 bits of the body's SHA-256, base64url. */
+export async function etagOf(body: string): Promise<string> {
+	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(body)));
+	let binary = "";
+	for (const byte of digest.subarray(0, 16)) binary += String.fromCharCode(byte);
+	return `"${btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")}"`;
+}
+
+/** Seconds of freshness left (negative once stale). */
+export function ttlLeft(entry: Entry, now: number): number {
+	return Math.floor((entry.storedAt + entry.ttl * 1000 - now) / 1000);
+}
+
+export function isFresh(entry: Entry, now: number): boolean {
+	return now < entry.storedAt + entry.ttl * 1000;
+}
+
+export function inStaleWhileRevalidate(entry: Entry, now: number): boolean {
+	return now < entry.storedAt + (entry.ttl + entry.staleWhileRevalidate) * 1000;
+}
+
+export function inStaleIfError(entry: Entry, now: number): boolean {
+	return now < entry.storedAt + (entry.ttl + entry.staleIfError) * 1000;
+}
+
+/** Seconds a store should keep the entry: long enough for its stale windows. */
+export function retentionSeconds(entry: Entry): number {
+	return entry.ttl + Math.max(entry.staleWhileRevalidate, entry.staleIfError);
+}
+
+/** Approximate bytes an entry holds in memory (UTF-16 strings). */
+export function entryBytes(key: string, entry: Entry): number {
+	let bytes = 2 * (key.length + entry.body.length + entry.etag.length) + 96;
+	for (const tag of entry.tags) bytes += 2 * tag.length + 16;
+	return bytes;
+}
+
+const STATUSES = new Set([200, 404]);
+
+/** Checks a value read back from a store; anything malformed is a miss, never an error. */
+export function parseEntry(value: unknown): Entry | undefined {
+	if (typeof value !== "object" || value === null) return undefined;
+	const e = value as Record<string, unknown>;
+	const numbers = ["readSeq", "storedAt", "ttl", "staleWhileRevalidate", "staleIfError", "loadMs"];
+	if (!STATUSES.has(e.status as number) || typeof e.body !== "string" || typeof e.etag !== "string") return undefined;
+	if (!Array.isArray(e.tags) || !e.tags.every((t) => typeof t === "string")) return undefined;
+	if (!numbers.every((n) => typeof e[n] === "number" && Number.isFinite(e[n]))) return undefined;
+	return value as Entry;
+}

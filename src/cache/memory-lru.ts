@@ -1,0 +1,58 @@
+import { type Entry, entryBytes } from "./entry";
+
+/**
+ * T1: a per-isolate LRU bounded in bytes. A Map keeps insertion order, so
+ * re-inserting on every hit makes the first key the least recently used.
+ */
+export class MemoryLru {
+	readonly maxBytes: number;
+	#entries = new Map<string, { entry: Entry; bytes: number }>();
+	#bytes = 0;
+
+	constructor(maxBytes: number) {
+		this.maxBytes = maxBytes;
+	}
+
+	get bytes(): number {
+		return this.#bytes;
+	}
+
+	get size(): number {
+		return this.#entries.size;
+	}
+
+	get(key: string): Entry | undefined {
+		const slot = this.#entries.get(key);
+		if (!slot) return undefined;
+		this.#entries.delete(key);
+		this.#entries.set(key, slot);
+		return slot.entry;
+	}
+
+	/** Stores the entry unless it alone is larger than the bound; evicts the oldest to fit. */
+	set(key: string, entry: Entry): boolean {
+		const bytes = entryBytes(key, entry);
+		this.delete(key);
+		if (bytes > this.maxBytes) return false;
+		this.#entries.set(key, { entry, bytes });
+		this.#bytes += bytes;
+		for (const [oldest, slot] of this.#entries) {
+			if (this.#bytes <= this.maxBytes) break;
+			this.#entries.delete(oldest);
+			this.#bytes -= slot.bytes;
+		}
+		return true;
+	}
+
+	delete(key: string): void {
+		const slot = this.#entries.get(key);
+		if (!slot) return;
+		this.#entries.delete(key);
+		this.#bytes -= slot.bytes;
+	}
+
+	clear(): void {
+		this.#entries.clear();
+		this.#bytes = 0;
+	}
+}

@@ -1,0 +1,25 @@
+import { sql } from "drizzle-orm";
+import { check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/**
+ * The engine's tables. `cache_seq` is one counter (row id 1); every
+ * invalidation of a tag sets its row in `cache_tag_seq` to a new value of the
+ * counter. Apps using the engine include this schema in their drizzle config.
+ */
+export const cacheSeq = sqliteTable(
+	"cache_seq",
+	{
+		id: integer("id").primaryKey(),
+		value: integer("value").notNull(),
+	},
+	(t) => [check("cache_seq_single_row", sql`${t.id} = 1`)],
+);
+
+export const cacheTagSeq = sqliteTable(
+	"cache_tag_seq",
+	{
+		tag: text("tag").primaryKey(),
+		seq: integer("seq").notNull(),
+	},
+	(t) => [index("cache_tag_seq_seq_idx").on(t.seq)],
+);

@@ -1,0 +1,184 @@
+import type { Entry } from "./entry";
+
+/** KV keys of the published sequence numbers. */
+export const SEQ_KEYS = {
+	max: "seq:max",
+	floor: "seq:floor",
+} as const;
+
+const encoder = new TextEncoder();
+
+/**
+ * `seq:t:<tag>`, or `seq:t#<sha-256>` for a tag too long for a KV key. Tags
+ * live under their own prefix so that no tag can collide with `seq:max`.
+ */
+export async function tagSeqKey(tag: string): Promise<string> {
+	const key = `seq:t:${tag}`;
+	if (encoder.encode(key).length <= 512) return key;
+	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(tag)));
+	return `seq:t#${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+export interface TagSeqOptions {
+	/** How long this isolate trusts what it read from KV (ms). */
+	memoMs: number;
+	/** Above this many tags in one invalidation, publish a floor instead of per-tag keys. */
+	floorThreshold: number;
+}
+
+export interface PublishedSeqs {
+	max: number;
+	floor: number;
+}
+
+/** D1 statements of the invalidation counter. */
+export const SEQ_SQL = {
+	read: "SELECT value FROM cache_seq WHERE id = 1",
+	bump: "UPDATE cache_seq SET value = value + 1 WHERE id = 1",
+	// All tags of one invalidation get the same new value of the counter.
+	setTags:
+		"INSERT INTO cache_tag_seq (tag, seq) SELECT j.value, (SELECT value FROM cache_seq WHERE id = 1) FROM json_each(?1) AS j WHERE true " +
+		"ON CONFLICT(tag) DO UPDATE SET seq = excluded.seq",
+} as const;
+
+/**
+ * Invalidation sequence numbers as this isolate knows them: what it read from
+ * KV (memoised for `memoMs`), merged with what it invalidated itself (so its
+ * own next read is fresh even before KV shows the write).
+ */
+export class TagSeqs {
+	readonly options: TagSeqOptions;
+	#published: (PublishedSeqs & { fetchedAt: number }) | undefined;
+	#tags = new Map<string, { seq: number; fetchedAt: number }>();
+	/** Seqs this isolate set itself; they override older KV values. */
+	#local = new Map<string, number>();
+	#localMax = 0;
+	#localFloor = 0;
+	#lastPublish = new Map<string, number>();
+	#pendingPublish = new Map<string, { value: number; done: Promise<void> }>();
+
+	constructor(options: TagSeqOptions) {
+		this.options = options;
+	}
+
+	/** The published maximum and floor, read from KV at most once per memo window. */
+	async published(kv: KVNamespace, readCounter: () => Promise<number>, now: number): Promise<PublishedSeqs> {
+		let state = this.#published;
+		if (!state || now - state.fetchedAt >= this.options.memoMs) {
+			const values = await kv.get([SEQ_KEYS.max, SEQ_KEYS.floor], "text");
+			let max = toSeq(values.get(SEQ_KEYS.max));
+			let floor = toSeq(values.get(SEQ_KEYS.floor));
+			if (values.get(SEQ_KEYS.max) == null) {
+				// Nothing published yet (a new or cold namespace): per-tag keys are
+				// missing too, so nothing read before the current counter can be
+				// trusted. The counter becomes the floor.
+				const counter = await readCounter();
+				floor = Math.max(floor, counter);
+				max = Math.max(max, counter);
+			}
+			state = { max, floor, fetchedAt: now };
+			this.#published = state;
+		}
+		return { max: Math.max(state.max, this.#localMax), floor: Math.max(state.floor, this.#localFloor) };
+	}
+
+	/**
+	 * Whether an entry is still valid: read at or after the floor, and no tag of
+	 * it invalidated after it was read. Fast path: read at or after the
+	 * published maximum, no per-tag look-up.
+	 */
+	async isValid(kv: KVNamespace, readCounter: () => Promise<number>, entry: Entry, now: number): Promise<boolean> {
+		const { max, floor } = await this.published(kv, readCounter, now);
+		if (entry.readSeq < floor) return false;
+		if (entry.readSeq >= max) return true;
+		const seqs = await this.tagSeqs(kv, entry.tags, now);
+		return entry.tags.every((tag) => (seqs.get(tag) ?? 0) <= entry.readSeq);
+	}
+
+	/** Current seqs of these tags (0 for a tag never invalidated). */
+	async tagSeqs(kv: KVNamespace, tags: readonly string[], now: number): Promise<Map<string, number>> {
+		const result = new Map<string, number>();
+		const toFetch: string[] = [];
+		for (const tag of tags) {
+			const memo = this.#tags.get(tag);
+			if (memo && now - memo.fetchedAt < this.options.memoMs) result.set(tag, memo.seq);
+			else toFetch.push(tag);
+		}
+		for (let i = 0; i < toFetch.length; i += 100) {
+			const chunk = toFetch.slice(i, i + 100);
+			const keys = await Promise.all(chunk.map(tagSeqKey));
+			const values = await kv.get(keys, "text");
+			chunk.forEach((tag, j) => {
+				const seq = toSeq(values.get(keys[j] as string));
+				this.#tags.set(tag, { seq, fetchedAt: now });
+				result.set(tag, seq);
+			});
+		}
+		if (this.#tags.size > 50_000) this.#pruneMemo(now);
+		for (const tag of tags) {
+			const local = this.#local.get(tag);
+			if (local !== undefined) result.set(tag, Math.max(local, result.get(tag) ?? 0));
+		}
+		return result;
+	}
+
+	/** Records an invalidation made by this isolate, effective at once for its reads. */
+	noteLocal(tags: readonly string[], seq: number): void {
+		if (tags.length > this.options.floorThreshold) this.#localFloor = Math.max(this.#localFloor, seq);
+		else for (const tag of tags) this.#local.set(tag, Math.max(seq, this.#local.get(tag) ?? 0));
+		this.#localMax = Math.max(this.#localMax, seq);
+		if (this.#local.size > 10_000) {
+			// Bounded memory: forgetting per-tag seqs is safe once they become a floor.
+			this.#local.clear();
+			this.#localFloor = this.#localMax;
+		}
+	}
+
+	/**
+	 * Publishes an invalidation to KV: per-tag keys (or the floor, above the
+	 * threshold) before the maximum, so no reader trusts the fast path for a
+	 * tag whose key is not written yet. No key is written more than once a
+	 * second from this isolate: a later value waits and replaces a pending one.
+	 */
+	async publish(kv: KVNamespace, tags: readonly string[], seq: number, now: number): Promise<void> {
+		const writes =
+			tags.length > this.options.floorThreshold
+				? [[SEQ_KEYS.floor, seq] as const]
+				: await Promise.all(tags.map(async (tag) => [await tagSeqKey(tag), seq] as const));
+		await Promise.all(writes.map(([key, value]) => this.#write(kv, key, value, now)));
+		await this.#write(kv, SEQ_KEYS.max, seq, Date.now());
+	}
+
+	#write(kv: KVNamespace, key: string, value: number, now: number): Promise<void> {
+		const pending = this.#pendingPublish.get(key);
+		if (pending) {
+			pending.value = Math.max(pending.value, value);
+			return pending.done;
+		}
+		const wait = Math.max(0, (this.#lastPublish.get(key) ?? Number.NEGATIVE_INFINITY) + 1000 - now);
+		const slot = { value, done: Promise.resolve() };
+		slot.done = (async () => {
+			if (wait > 0) await scheduler.wait(wait);
+			this.#pendingPublish.delete(key);
+			this.#lastPublish.set(key, Date.now());
+			await kv.put(key, String(slot.value));
+		})();
+		this.#pendingPublish.set(key, slot);
+		return slot.done;
+	}
+
+	#pruneMemo(now: number): void {
+		for (const [tag, memo] of this.#tags) if (now - memo.fetchedAt >= this.options.memoMs) this.#tags.delete(tag);
+	}
+
+	/** Forgets what was read from KV (the next read goes to KV again). */
+	forget(): void {
+		this.#published = undefined;
+		this.#tags.clear();
+	}
+}
+
+function toSeq(value: string | null | undefined): number {
+	const n = Number(value);
+	return value != null && Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}

@@ -1,0 +1,529 @@
+import { sql } from "drizzle-orm";
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type { Context, Env as HonoEnv, TypedResponse } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { ColoCache } from "./colo-cache";
+import { type Entry, etagOf, inStaleIfError, inStaleWhileRevalidate, isFresh, ttlLeft } from "./entry";
+import { cacheStatus, edgeTags, etagMatches, serverTiming, type TierOutcome } from "./headers";
+import { buildKey } from "./key";
+import { KvCache } from "./kv-cache";
+import { MemoryLru } from "./memory-lru";
+import { type CachePolicy, DEFAULT_POLICY, definePolicy, type PolicyOptions, type TierName } from "./policy";
+import { SingleFlight } from "./single-flight";
+import { CacheStats } from "./stats";
+import { SEQ_SQL, TagSeqs } from "./tag-seqs";
+
+// biome-ignore lint/suspicious/noExplicitAny: any drizzle D1 database, whatever its schema
+export type AnyD1Db = DrizzleD1Database<any>;
+
+/**
+ * The origin as a loader sees it: drizzle over D1, and `batch` to run the
+ * loader's queries as one D1 batch — one transaction, in which the engine
+ * also reads `cache_seq`, so the entry's `readSeq` and its data come from the
+ * same snapshot.
+ */
+export interface Origin<Db extends AnyD1Db> {
+	db: Db;
+	batch<U extends BatchItem<"sqlite">, T extends Readonly<[U, ...U[]]>>(queries: T): Promise<BatchResponse<T>>;
+}
+
+/** A loader's answer: status, JSON body, and the tags of every row it read. */
+export type Loaded = { status: 200 | 404; body: unknown; tags: string[] };
+
+export type Loader<Db extends AnyD1Db, L extends Loaded> = (origin: Origin<Db>) => Promise<L>;
+
+/** The typed response of each answer a loader can give (for routes and `hc` clients). */
+export type ReadResponse<L extends Loaded> = L extends { status: infer S extends 200 | 404; body: infer B }
+	? TypedResponse<B, S, "json">
+	: never;
+
+/** Thrown when the origin fails and no stale answer may be served: 503, `no-store`. */
+export class OriginUnavailableError extends HTTPException {
+	constructor(cause: unknown) {
+		super(503, { message: "the origin database is unavailable", cause });
+	}
+}
+
+export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
+	/** The D1 database that holds the data and `cache_seq`. */
+	database: (env: E["Bindings"]) => D1Database;
+	/** The KV namespace for T3 and the published sequence numbers. */
+	kv: (env: E["Bindings"]) => KVNamespace;
+	/** A drizzle handle for loaders. */
+	createDb: (d1: D1Database) => Db;
+	/**
+	 * Part of every key: change it and no entry written under the old value is
+	 * read again (a deploy that changes a response shape).
+	 */
+	version: (c: Context<E>) => string | Promise<string>;
+	/** Cache API cache name (T2). Default "tiercache". */
+	cacheName?: string;
+	/** T1 bound in bytes. Default 16 MiB. */
+	memoryBytes?: number;
+	/** How long published seqs read from KV are trusted (ms). Default 1000. */
+	memoMs?: number;
+	/** Above this many tags, an invalidation publishes a floor. Default 64. */
+	floorThreshold?: number;
+	/** Policy defaults for this app, over the engine's. */
+	defaults?: Partial<Omit<CachePolicy, "name">>;
+	/** Delay before each origin load (ms); for local benchmarks. */
+	originDelayMs?: (env: E["Bindings"]) => number;
+	/** Uniform random numbers in [0, 1), for early refresh. */
+	random?: () => number;
+	/** Wall clock (ms). */
+	now?: () => number;
+}
+
+interface RequestScope<E extends HonoEnv> {
+	c: Context<E>;
+	env: E["Bindings"];
+	waitUntil: (promise: Promise<unknown>) => void;
+}
+
+/**
+ * A tiered read-through cache for Hono + D1 routes: T1 memory → T2 Cache API
+ * → T3 KV → the route's loader, with entries validated by invalidation
+ * sequence numbers and CDN headers for the edge in front.
+ */
+export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
+	readonly stats = new CacheStats();
+	readonly memory: MemoryLru;
+	readonly seqs: TagSeqs;
+	readonly #options: TierCacheOptions<E, Db>;
+	readonly #defaults: Omit<CachePolicy, "name">;
+	readonly #colo: ColoCache;
+	readonly #flights = new SingleFlight<{ entry: Entry; storable: boolean }>();
+	readonly #kvLastWrite = new Map<string, number>();
+	readonly #random: () => number;
+	readonly #now: () => number;
+	#lastWarning = new Map<string, number>();
+
+	constructor(options: TierCacheOptions<E, Db>) {
+		this.#options = options;
+		this.#defaults = { ...DEFAULT_POLICY, ...options.defaults };
+		this.memory = new MemoryLru(options.memoryBytes ?? 16 * 1024 * 1024);
+		this.seqs = new TagSeqs({ memoMs: options.memoMs ?? 1000, floorThreshold: options.floorThreshold ?? 64 });
+		this.#colo = new ColoCache(options.cacheName ?? "tiercache");
+		this.#random = options.random ?? Math.random;
+		this.#now = options.now ?? Date.now;
+	}
+
+	/** A policy over this cache's defaults. */
+	policy(options: PolicyOptions): CachePolicy {
+		return definePolicy(options, this.#defaults);
+	}
+
+	/**
+	 * Answers a read route from the first tier holding a valid entry, else from
+	 * the loader (one load per key per isolate at a time), and stores the
+	 * answer in the tiers above in `waitUntil`.
+	 */
+	async read<L extends Loaded>(c: Context<E>, policy: CachePolicy, load: Loader<Db, L>): Promise<ReadResponse<L>> {
+		return (await this.#serve(c, policy, load)) as unknown as ReadResponse<L>;
+	}
+
+	async #serve<L extends Loaded>(c: Context<E>, policy: CachePolicy, load: Loader<Db, L>): Promise<Response> {
+		const scope: RequestScope<E> = {
+			c,
+			env: c.env,
+			waitUntil: (promise) => c.executionCtx.waitUntil(promise.catch((err) => this.#warn("background", err))),
+		};
+		this.stats.requests++;
+		const method = c.req.method;
+		if (
+			(method !== "GET" && method !== "HEAD") ||
+			c.req.header("Authorization") !== undefined ||
+			c.req.header("Cookie") !== undefined
+		) {
+			return this.#bypass(scope, policy, load);
+		}
+		const key = buildKey({
+			version: await this.#options.version(c),
+			route: policy.name,
+			params: (c.req.valid("param" as never) ?? {}) as Record<string, unknown>,
+			query: (c.req.valid("query" as never) ?? {}) as Record<string, unknown>,
+			keyQuery: policy.keyQuery,
+		});
+		const outcomes: TierOutcome[] = [];
+		const timings: [string, number][] = [];
+		const above: TierName[] = [];
+		let staleCandidate: { entry: Entry; tier: TierName } | undefined;
+
+		for (const tier of policy.tiers) {
+			const started = performance.now();
+			const entry = await this.#get(scope, tier, key);
+			const valid = entry && (await this.#isValid(scope, entry));
+			timings.push([tier, performance.now() - started]);
+			const counters = this.stats.tiers[tier];
+			const now = this.#now();
+			if (entry === null || (entry && valid === undefined)) {
+				// The tier (or the seq look-up) failed: a miss, never a failed read.
+				counters.errors++;
+				counters.misses++;
+				outcomes.push({ tier, kind: "error", stored: false });
+			} else if (!entry) {
+				counters.misses++;
+				outcomes.push({ tier, kind: "miss", stored: false });
+			} else if (!valid) {
+				counters.invalidated++;
+				if (tier === "memory") this.memory.delete(key);
+				outcomes.push({ tier, kind: "invalid", stored: false });
+			} else if (isFresh(entry, now)) {
+				counters.hits++;
+				outcomes.push({ tier, kind: "hit", ttl: ttlLeft(entry, now) });
+				this.#backfill(scope, above, key, entry);
+				if (this.#shouldRefreshEarly(entry, policy, now)) {
+					this.stats.origin.earlyRefreshes++;
+					this.#refreshInBackground(scope, policy, key, load);
+				}
+				return this.#respond(scope, policy, entry, outcomes, timings);
+			} else if (inStaleWhileRevalidate(entry, now)) {
+				counters.hits++;
+				counters.stale++;
+				this.stats.served.staleWhileRevalidate++;
+				outcomes.push({ tier, kind: "hit", ttl: ttlLeft(entry, now), detail: "stale-while-revalidate" });
+				this.#refreshInBackground(scope, policy, key, load);
+				return this.#respond(scope, policy, entry, outcomes, timings);
+			} else {
+				counters.misses++;
+				if (!staleCandidate && inStaleIfError(entry, now)) staleCandidate = { entry, tier };
+				outcomes.push({ tier, kind: "stale", stored: false });
+			}
+			above.push(tier);
+		}
+
+		const started = performance.now();
+		try {
+			const entry = await this.#load(scope, policy, key, load);
+			timings.push(["origin", performance.now() - started]);
+			for (const outcome of outcomes) if ("stored" in outcome) outcome.stored = entry.storable;
+			return this.#respond(scope, policy, entry.entry, outcomes, timings);
+		} catch (err) {
+			timings.push(["origin", performance.now() - started]);
+			const now = this.#now();
+			if (staleCandidate && inStaleIfError(staleCandidate.entry, now)) {
+				const { entry, tier } = staleCandidate;
+				this.stats.tiers[tier].stale++;
+				this.stats.served.staleIfError++;
+				const index = outcomes.findIndex((o) => o.tier === tier);
+				outcomes[index] = { tier, kind: "hit", ttl: ttlLeft(entry, now), detail: "stale-if-error" };
+				return this.#respond(scope, policy, entry, outcomes.slice(0, index + 1), timings);
+			}
+			this.stats.served.unavailable++;
+			throw err instanceof HTTPException ? err : new OriginUnavailableError(err);
+		}
+	}
+
+	/**
+	 * Invalidates tags: bumps their sequence numbers in D1 (one batch), makes
+	 * this isolate's next read fresh at once, and publishes the new seqs to KV.
+	 * Returns the new seq.
+	 */
+	async invalidateTags(
+		env: E["Bindings"],
+		tags: readonly string[],
+		waitUntil?: (p: Promise<unknown>) => void,
+	): Promise<number> {
+		const unique = [...new Set(tags)];
+		if (unique.length === 0) throw new Error("invalidateTags needs at least one tag");
+		const d1 = this.#options.database(env);
+		const results = await d1.batch<{ value: number }>([
+			d1.prepare(SEQ_SQL.bump),
+			d1.prepare(SEQ_SQL.setTags).bind(JSON.stringify(unique)),
+			d1.prepare(SEQ_SQL.read),
+		]);
+		const seq = Number(results[2]?.results[0]?.value);
+		if (!Number.isSafeInteger(seq)) throw new Error("cache_seq is missing: apply the engine's migrations");
+		this.seqs.noteLocal(unique, seq);
+		this.stats.purges.invalidations++;
+		this.stats.purges.tags += unique.length;
+		const publishing = this.publishSeqs(env, unique, seq);
+		if (waitUntil) waitUntil(publishing);
+		else await publishing;
+		return seq;
+	}
+
+	/** Publishes seqs to KV; a failure is counted and logged, never thrown (the cron re-publishes). */
+	async publishSeqs(env: E["Bindings"], tags: readonly string[], seq: number): Promise<void> {
+		try {
+			await this.seqs.publish(this.#options.kv(env), tags, seq, this.#now());
+		} catch (err) {
+			this.stats.purges.publishErrors++;
+			this.#warn("publish", err);
+		}
+	}
+
+	/** Counters and sizes of this isolate. */
+	snapshot() {
+		return {
+			...this.stats,
+			memory: { bytes: this.memory.bytes, entries: this.memory.size, maxBytes: this.memory.maxBytes },
+			inFlight: this.#flights.size,
+		};
+	}
+
+	// ---- tiers ---------------------------------------------------------
+
+	/** An entry, undefined for a miss, null when the tier failed (a miss that is counted as an error). */
+	async #get(scope: RequestScope<E>, tier: TierName, key: string): Promise<Entry | undefined | null> {
+		try {
+			switch (tier) {
+				case "memory":
+					return this.memory.get(key);
+				case "colo":
+					return await this.#colo.get(key);
+				case "kv":
+					return await new KvCache(this.#options.kv(scope.env), this.#kvLastWrite).get(key);
+			}
+		} catch (err) {
+			this.#warn(tier, err);
+			return null;
+		}
+	}
+
+	/** Valid, invalid, or undefined when validity could not be established (treated as a miss). */
+	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined> {
+		try {
+			return await this.seqs.isValid(
+				this.#options.kv(scope.env),
+				() => this.#readCounter(scope.env),
+				entry,
+				this.#now(),
+			);
+		} catch (err) {
+			this.#warn("seqs", err);
+			return undefined;
+		}
+	}
+
+	async #readCounter(env: E["Bindings"]): Promise<number> {
+		const row = await this.#options.database(env).prepare(SEQ_SQL.read).first<{ value: number }>();
+		if (row === null) throw new Error("cache_seq is missing: apply the engine's migrations");
+		return Number(row.value);
+	}
+
+	#store(scope: RequestScope<E>, tiers: readonly TierName[], key: string, entry: Entry): void {
+		for (const tier of tiers) {
+			const counters = this.stats.tiers[tier];
+			if (tier === "memory") {
+				if (this.memory.set(key, entry)) counters.writes++;
+				else counters.skippedWrites++;
+				continue;
+			}
+			scope.waitUntil(
+				(async () => {
+					try {
+						if (tier === "colo") {
+							await this.#colo.set(key, entry);
+							counters.writes++;
+						} else {
+							const kv = new KvCache(this.#options.kv(scope.env), this.#kvLastWrite);
+							const outcome = await kv.set(key, entry, this.#now());
+							if (outcome === "written") counters.writes++;
+							else counters.skippedWrites++;
+						}
+					} catch (err) {
+						counters.errors++;
+						this.#warn(tier, err);
+					}
+				})(),
+			);
+		}
+	}
+
+	#backfill(scope: RequestScope<E>, tiers: readonly TierName[], key: string, entry: Entry): void {
+		if (tiers.length > 0) this.#store(scope, tiers, key, entry);
+	}
+
+	// ---- origin --------------------------------------------------------
+
+	async #load<L extends Loaded>(
+		scope: RequestScope<E>,
+		policy: CachePolicy,
+		key: string,
+		load: Loader<Db, L>,
+	): Promise<{ entry: Entry; storable: boolean }> {
+		return this.#flights.run(
+			key,
+			async () => {
+				const { entry, batched } = await this.#fill(scope, policy, load);
+				const storable = batched && (entry.status === 200 || policy.notFoundTtl > 0);
+				if (storable) this.#store(scope, policy.tiers, key, entry);
+				return { entry, storable };
+			},
+			() => this.stats.origin.coalesced++,
+		);
+	}
+
+	#refreshInBackground<L extends Loaded>(
+		scope: RequestScope<E>,
+		policy: CachePolicy,
+		key: string,
+		load: Loader<Db, L>,
+	): void {
+		if (this.#flights.has(key)) return;
+		this.stats.origin.backgroundRefreshes++;
+		scope.waitUntil(this.#load(scope, policy, key, load));
+	}
+
+	/** Runs the loader with `cache_seq` read in its first batch. */
+	async #fill<L extends Loaded>(
+		scope: RequestScope<E>,
+		policy: CachePolicy,
+		load: Loader<Db, L>,
+	): Promise<{ entry: Entry; batched: boolean }> {
+		const db = this.#options.createDb(this.#options.database(scope.env));
+		const delay = this.#options.originDelayMs?.(scope.env) ?? 0;
+		let readSeq: number | undefined;
+		const origin: Origin<Db> = {
+			db,
+			batch: async (queries) => {
+				if (delay > 0) await scheduler.wait(delay);
+				const [seqRows, ...rest] = await db.batch([db.all<{ value: number }>(sql.raw(SEQ_SQL.read)), ...queries]);
+				const seq = Number((seqRows as { value: number }[])[0]?.value);
+				if (!Number.isSafeInteger(seq)) throw new Error("cache_seq is missing: apply the engine's migrations");
+				readSeq ??= seq;
+				return rest as never;
+			},
+		};
+		const storedAt = this.#now();
+		this.stats.origin.loads++;
+		let loaded: L;
+		try {
+			loaded = await load(origin);
+		} catch (err) {
+			this.stats.origin.errors++;
+			throw err;
+		}
+		const body = JSON.stringify(loaded.body);
+		const notFound = loaded.status === 404;
+		if (readSeq === undefined) {
+			this.stats.origin.unbatched++;
+			this.#warn(
+				`unbatched:${policy.name}`,
+				new Error(`loader of '${policy.name}' read D1 outside origin.batch: not stored`),
+			);
+		}
+		const entry: Entry = {
+			status: loaded.status,
+			body,
+			etag: await etagOf(body),
+			tags: [...new Set(loaded.tags)],
+			readSeq: readSeq ?? 0,
+			storedAt,
+			ttl: notFound ? Math.max(1, policy.notFoundTtl) : policy.ttl,
+			staleWhileRevalidate: notFound ? 0 : policy.staleWhileRevalidate,
+			staleIfError: notFound ? 0 : policy.staleIfError,
+			loadMs: Math.max(0, this.#now() - storedAt),
+		};
+		return { entry, batched: readSeq !== undefined };
+	}
+
+	/** XFetch (Vattani, Chierichetti, Lowenstein, VLDB 2015): refresh before expiry, more likely the closer and slower. */
+	#shouldRefreshEarly(entry: Entry, policy: CachePolicy, now: number): boolean {
+		if (policy.earlyRefreshBeta <= 0 || entry.status !== 200) return false;
+		const expiry = entry.storedAt + entry.ttl * 1000;
+		const delta = Math.max(entry.loadMs, 1);
+		return now - delta * policy.earlyRefreshBeta * Math.log(1 - this.#random()) >= expiry;
+	}
+
+	// ---- responses -----------------------------------------------------
+
+	async #bypass<L extends Loaded>(scope: RequestScope<E>, policy: CachePolicy, load: Loader<Db, L>): Promise<Response> {
+		this.stats.bypassed++;
+		const started = performance.now();
+		let entry: Entry;
+		try {
+			entry = (await this.#fill(scope, policy, load)).entry;
+		} catch (err) {
+			this.stats.served.unavailable++;
+			throw err instanceof HTTPException ? err : new OriginUnavailableError(err);
+		}
+		return scope.c.body(entry.body, entry.status, {
+			"Content-Type": "application/json",
+			"Cache-Control": "private, no-store",
+			ETag: entry.etag,
+			"Cache-Status": cacheStatus(policy.tiers.map((tier) => ({ tier, kind: "bypass" as const }))),
+			"Server-Timing": serverTiming([["origin", performance.now() - started]]),
+		});
+	}
+
+	#respond(
+		scope: RequestScope<E>,
+		policy: CachePolicy,
+		entry: Entry,
+		outcomes: TierOutcome[],
+		timings: [string, number][],
+	): Response {
+		const now = this.#now();
+		const notFound = entry.status === 404;
+		const cdnMaxAge = Math.max(0, ttlLeft(entry, now));
+		const windows = notFound
+			? ""
+			: `, stale-while-revalidate=${entry.staleWhileRevalidate}, stale-if-error=${entry.staleIfError}`;
+		const { tags } = edgeTags(entry.tags);
+		const headers: Record<string, string> = {
+			"Content-Type": "application/json",
+			ETag: entry.etag,
+			"Cache-Control": `public, max-age=${notFound ? 0 : policy.browserTtl}`,
+			"CDN-Cache-Control": `max-age=${cdnMaxAge}${windows}`,
+			"Cloudflare-CDN-Cache-Control": `max-age=${notFound ? cdnMaxAge : Math.max(cdnMaxAge, policy.edgeTtl)}${windows}`,
+			"Cache-Tag": tags.join(","),
+			"Surrogate-Key": tags.join(" "),
+			"Cache-Status": cacheStatus(outcomes),
+			"Server-Timing": serverTiming(timings),
+		};
+		if (!notFound && etagMatches(scope.c.req.header("If-None-Match"), entry.etag)) {
+			this.stats.notModified++;
+			const { "Content-Type": _, ...notModified } = headers;
+			return scope.c.body(null, 304, notModified);
+		}
+		// Through the context, so headers set earlier (request id, …) are kept.
+		return scope.c.body(entry.body, entry.status, headers);
+	}
+
+	/** Logs a degraded dependency at most once a minute per kind; the read goes on. */
+	#warn(kind: string, err: unknown): void {
+		const now = this.#now();
+		if (now - (this.#lastWarning.get(kind) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+		this.#lastWarning.set(kind, now);
+		const message = err instanceof Error ? err.message : String(err);
+		console.warn(JSON.stringify({ level: "warn", component: "tiercache", kind, message }));
+	}
+}
+
+/**
+ * Requests that no tier may answer or store: other methods than GET and HEAD,
+ * authenticated ones (Authorization, Cookie), and those whose handler already
+ * made the answer uncacheable (Set-Cookie, or Cache-Control private/no-store).
+ */
+function bypasses(c: Context): boolean {
+	const method = c.req.method;
+	if (method !== "GET" && method !== "HEAD") return true;
+	if (c.req.header("Authorization") !== undefined || c.req.header("Cookie") !== undefined) return true;
+	const preset = c.res.headers;
+	return preset.has("Set-Cookie") || /\b(private|no-store)\b/i.test(preset.get("Cache-Control") ?? "");
+}
+
+/**
+ * Creates the tiered cache for an app: one per isolate (module scope).
+ *
+ * @param options - bindings, drizzle factory, key version, and defaults.
+ * @example
+ * ```ts
+ * const cache = createTierCache<AppEnv, Db>({
+ *   database: (env) => env.DB,
+ *   kv: (env) => env.CACHE_KV,
+ *   createDb,
+ *   version: () => "v1",
+ * });
+ * app.get("/v1/things/:id", (c) => cache.read(c, cache.policy({ name: "thing" }), loadThing));
+ * ```
+ * @see ../../docs/architecture.md
+ */
+export function createTierCache<E extends HonoEnv, Db extends AnyD1Db>(
+	options: TierCacheOptions<E, Db>,
+): TierCache<E, Db> {
+	return new TierCache(options);
+}

@@ -1,0 +1,46 @@
+import { createTierCache, type TierCache } from "../cache/tier-cache";
+import { createDb, type Db } from "../db/client";
+import { type AppEnv, isDevelopment } from "../env";
+
+export type CatalogCache = TierCache<AppEnv, Db>;
+
+/**
+ * Bumped by hand when the meaning of cached answers changes without their
+ * shape changing; shape changes move the key by themselves (see `createApp`).
+ */
+export const CACHE_SCHEMA_VERSION = "1";
+
+/** ORIGIN_DELAY_MS in milliseconds; 0 unless ENVIRONMENT=development. */
+export function originDelayMs(env: AppEnv["Bindings"]): number {
+	if (!isDevelopment(env)) return 0;
+	const delay = Number(env.ORIGIN_DELAY_MS ?? 0);
+	return Number.isInteger(delay) && delay > 0 ? Math.min(delay, 30_000) : 0;
+}
+
+/** The catalog's cache engine; `version` yields the key version (schema version + response shapes). */
+export function createCatalogCache(
+	version: () => Promise<string>,
+	overrides: Partial<TierCacheOptions<AppEnv, Db>> = {},
+): CatalogCache {
+	return createTierCache<AppEnv, Db>({
+		database: (env) => env.DB,
+		kv: (env) => env.CACHE_KV,
+		createDb,
+		version,
+		originDelayMs,
+		...overrides,
+	});
+}
+
+/** The catalog's per-route policies (defaults in src/cache/policy.ts). */
+export function catalogPolicies(cache: CatalogCache) {
+	return {
+		// Categories change rarely.
+		categories: cache.policy({ name: "categories", ttl: 300 }),
+		category: cache.policy({ name: "category", ttl: 300 }),
+		products: cache.policy({ name: "products", ttl: 60 }),
+		product: cache.policy({ name: "product", ttl: 120 }),
+		reviews: cache.policy({ name: "reviews", ttl: 60 }),
+	};
+}
+export type CatalogPolicies = ReturnType<typeof catalogPolicies>;
