@@ -1,4 +1,4 @@
-import { createTierCache, type TierCache } from "../cache/tier-cache";
+import { createTierCache, type TierCache, type TierCacheOptions } from "../cache/tier-cache";
 import { createDb, type Db } from "../db/client";
 import { type AppEnv, isDevelopment } from "../env";
 
