@@ -11,13 +11,15 @@ const KEY_ORIGIN = "https://tiercache.invalid/";
 export class ColoCache {
 	#cache: Promise<Cache> | undefined;
 	readonly name: string;
+	readonly #openCache: (name: string) => Promise<Cache>;
 
-	constructor(name: string) {
+	constructor(name: string, openCache: (name: string) => Promise<Cache> = (n) => caches.open(n)) {
 		this.name = name;
+		this.#openCache = openCache;
 	}
 
 	#open(): Promise<Cache> {
-		this.#cache ??= caches.open(this.name).catch((err) => {
+		this.#cache ??= this.#openCache(this.name).catch((err) => {
 			this.#cache = undefined;
 			throw err;
 		});

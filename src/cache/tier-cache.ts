@@ -59,6 +59,8 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	version: (c: Context<E>) => string | Promise<string>;
 	/** Cache API cache name (T2). Default "tiercache". */
 	cacheName?: string;
+	/** Opens the T2 cache. Default `caches.open`. */
+	openCache?: (name: string) => Promise<Cache>;
 	/** T1 bound in bytes. Default 16 MiB. */
 	memoryBytes?: number;
 	/** How long published seqs read from KV are trusted (ms). Default 1000. */
@@ -104,7 +106,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.#defaults = { ...DEFAULT_POLICY, ...options.defaults };
 		this.memory = new MemoryLru(options.memoryBytes ?? 16 * 1024 * 1024);
 		this.seqs = new TagSeqs({ memoMs: options.memoMs ?? 1000, floorThreshold: options.floorThreshold ?? 64 });
-		this.#colo = new ColoCache(options.cacheName ?? "tiercache");
+		this.#colo = new ColoCache(options.cacheName ?? "tiercache", options.openCache);
 		this.#random = options.random ?? Math.random;
 		this.#now = options.now ?? Date.now;
 	}
@@ -247,7 +249,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	/** Publishes seqs to KV; a failure is counted and logged, never thrown (the cron re-publishes). */
 	async publishSeqs(env: E["Bindings"], tags: readonly string[], seq: number): Promise<void> {
 		try {
-			await this.seqs.publish(this.#options.kv(env), tags, seq, this.#now());
+			await this.seqs.publish(this.#options.kv(env), tags, seq);
 		} catch (err) {
 			this.stats.purges.publishErrors++;
 			this.#warn("publish", err);
@@ -319,7 +321,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 							counters.writes++;
 						} else {
 							const kv = new KvCache(this.#options.kv(scope.env), this.#kvLastWrite);
-							const outcome = await kv.set(key, entry, this.#now());
+							const outcome = await kv.set(key, entry, Date.now());
 							if (outcome === "written") counters.writes++;
 							else counters.skippedWrites++;
 						}

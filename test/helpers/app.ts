@@ -1,0 +1,39 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { createApp } from "../../src/app";
+import type { TierCacheOptions } from "../../src/cache/tier-cache";
+import type { Db } from "../../src/db/client";
+import type { AppEnv } from "../../src/env";
+
+let instances = 0;
+
+/**
+ * A fresh app, as a new isolate would have it: its own memory tier, seq memo
+ * and counters, a clock the test moves, and (unless told otherwise) its own
+ * key version and Cache API name, so tests in one file do not share entries.
+ */
+export function testApp(options: Partial<TierCacheOptions<AppEnv, Db>> & { shareKeys?: boolean } = {}) {
+	const id = ++instances;
+	const clock = { now: Date.now() };
+	const { shareKeys, ...cacheOptions } = options;
+	const app = createApp({
+		cacheOptions: {
+			now: () => clock.now,
+			random: () => 0.5,
+			...(shareKeys ? {} : { version: () => `test-${id}`, cacheName: `tiercache-test-${id}` }),
+			...cacheOptions,
+		},
+	});
+	/** Sends a request and waits for its waitUntil work (tier writes, publishing). */
+	async function request(path: string, init: RequestInit = {}, bindings: Partial<typeof env> = {}): Promise<Response> {
+		const ctx = createExecutionContext();
+		const res = await app.fetch(new Request(`http://tiercache.test${path}`, init), { ...env, ...bindings }, ctx);
+		await waitOnExecutionContext(ctx);
+		return res;
+	}
+	return { app, cache: app.cache, clock, request, advance: (ms: number) => (clock.now += ms) };
+}
+
+export function cacheStatus(res: Response): string {
+	return res.headers.get("Cache-Status") ?? "";
+}
