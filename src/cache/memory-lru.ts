@@ -44,6 +44,10 @@ export class MemoryLru {
 		return true;
 	}
 
+	keys(): IterableIterator<string> {
+		return this.#entries.keys();
+	}
+
 	delete(key: string): void {
 		const slot = this.#entries.get(key);
 		if (!slot) return;

@@ -55,6 +55,8 @@ export class TagSeqs {
 	#localMax = 0;
 	#localFloor = 0;
 	#lastPublish = new Map<string, number>();
+	/** Per-tag look-ups made (entries older than the published maximum). */
+	tagLookups = 0;
 	#pendingPublish = new Map<string, { value: number; done: Promise<void> }>();
 
 	constructor(options: TagSeqOptions) {
@@ -91,6 +93,7 @@ export class TagSeqs {
 		const { max, floor } = await this.published(kv, readCounter, now);
 		if (entry.readSeq < floor) return false;
 		if (entry.readSeq >= max) return true;
+		this.tagLookups++;
 		const seqs = await this.tagSeqs(kv, entry.tags, now);
 		return entry.tags.every((tag) => (seqs.get(tag) ?? 0) <= entry.readSeq);
 	}
