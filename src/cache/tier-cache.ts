@@ -390,6 +390,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			},
 		};
 		const storedAt = this.#now();
+		const loadStarted = Date.now(); // real time: early refresh weighs the real cost of a load
 		this.stats.origin.loads++;
 		let loaded: L;
 		try {
@@ -417,7 +418,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			ttl: notFound ? Math.max(1, policy.notFoundTtl) : policy.ttl,
 			staleWhileRevalidate: notFound ? 0 : policy.staleWhileRevalidate,
 			staleIfError: notFound ? 0 : policy.staleIfError,
-			loadMs: Math.max(0, this.#now() - storedAt),
+			loadMs: Math.max(0, Date.now() - loadStarted),
 		};
 		return { entry, batched: readSeq !== undefined };
 	}
