@@ -143,8 +143,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const key = buildKey({
 			version: await this.#options.version(c),
 			route: policy.name,
-			params: (c.req.valid("param" as never) ?? {}) as Record<string, unknown>,
-			query: (c.req.valid("query" as never) ?? {}) as Record<string, unknown>,
+			...keyInputs(c),
 			keyQuery: policy.keyQuery,
 		});
 		const outcomes: TierOutcome[] = [];
@@ -494,6 +493,20 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const message = err instanceof Error ? err.message : String(err);
 		console.warn(JSON.stringify({ level: "warn", component: "tiercache", kind, message }));
 	}
+}
+
+/**
+ * What the key is built from: the route's validated path parameters and
+ * query (normalised by its schema). A route without validators falls back to
+ * the router's path parameters and every raw query parameter, so nothing a
+ * loader could read is left out of the key.
+ */
+function keyInputs(c: Context): { params: Record<string, unknown>; query: Record<string, unknown> } {
+	const params = (c.req.valid("param" as never) as Record<string, unknown> | undefined) ?? c.req.param();
+	const query =
+		(c.req.valid("query" as never) as Record<string, unknown> | undefined) ??
+		Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values.join("\u0000")]));
+	return { params, query };
 }
 
 /**

@@ -1,0 +1,108 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { Hono } from "hono";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createTierCache } from "../src/cache/tier-cache";
+
+// An app that is not the catalog: the engine needs nothing of it but a loader.
+const notes = sqliteTable("notes", { id: integer("id").primaryKey(), text: text("text").notNull() });
+type Bindings = { DB: D1Database; CACHE_KV: KVNamespace };
+
+function deferred() {
+	let resolve!: () => void;
+	const promise = new Promise<void>((r) => {
+		resolve = r;
+	});
+	return { promise, resolve };
+}
+
+function notesApp(name: string) {
+	const cache = createTierCache<{ Bindings: Bindings }, ReturnType<typeof drizzle>>({
+		database: (e) => e.DB,
+		kv: (e) => e.CACHE_KV,
+		createDb: (d1) => drizzle(d1),
+		version: () => name,
+		cacheName: name,
+	});
+	const policy = cache.policy({ name: "note", ttl: 30 });
+	let gate: Promise<void> | undefined;
+	let reached = deferred();
+	const app = new Hono<{ Bindings: Bindings }>();
+	app.get("/notes/:id", (c) =>
+		cache.read(c, policy, async (origin) => {
+			const id = Number(c.req.param("id"));
+			const [[row]] = await origin.batch([origin.db.select().from(notes).where(eq(notes.id, id))]);
+			reached.resolve(); // the batch (data and cache_seq) is done
+			if (gate) await gate;
+			return row
+				? { status: 200 as const, body: row, tags: [`note:${id}`] }
+				: { status: 404 as const, body: { missing: id }, tags: [`note:${id}`] };
+		}),
+	);
+	async function request(path: string) {
+		const ctx = createExecutionContext();
+		const res = await app.fetch(new Request(`http://notes.test${path}`), env, ctx);
+		await waitOnExecutionContext(ctx);
+		return res;
+	}
+	return {
+		cache,
+		request,
+		hold: (p: Promise<void> | undefined) => {
+			gate = p;
+			reached = deferred();
+		},
+		reached: () => reached.promise,
+	};
+}
+
+beforeAll(async () => {
+	await env.DB.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)");
+	await env.DB.exec("INSERT INTO notes (id, text) VALUES (1, 'one'), (2, 'two')");
+});
+
+describe("the engine on any Hono + D1 app", () => {
+	it("caches by the router's path parameters when the route has no validator", async () => {
+		const n = notesApp("generic-keys");
+		expect(await (await n.request("/notes/1")).json()).toEqual({ id: 1, text: "one" });
+		expect(await (await n.request("/notes/2")).json()).toEqual({ id: 2, text: "two" });
+		expect(await (await n.request("/notes/1")).json()).toEqual({ id: 1, text: "one" });
+		expect(n.cache.stats.origin.loads).toBe(2);
+		// Unvalidated query parameters are all part of the key.
+		await n.request("/notes/1?x=1");
+		await n.request("/notes/1?x=2");
+		expect(n.cache.stats.origin.loads).toBe(4);
+	});
+
+	it("shares one origin load among concurrent misses for a key (single-flight)", async () => {
+		const n = notesApp("generic-flight");
+		const gate = deferred();
+		n.hold(gate.promise);
+		const responses = Array.from({ length: 8 }, () => n.request("/notes/2"));
+		for (let i = 0; i < 200 && n.cache.stats.origin.coalesced < 7; i++) await scheduler.wait(1);
+		gate.resolve();
+		const bodies = await Promise.all(responses.map(async (r) => (await r).text()));
+		expect(n.cache.stats.origin.loads).toBe(1);
+		expect(n.cache.stats.origin.coalesced).toBe(7);
+		expect(new Set(bodies)).toEqual(new Set(['{"id":2,"text":"two"}']));
+	});
+
+	it("rejects a fill that raced with a write: its readSeq predates the invalidation", async () => {
+		const n = notesApp("generic-race");
+		const gate = deferred();
+		n.hold(gate.promise);
+		const inFlight = n.request("/notes/1"); // reads 'one' and cache_seq, then waits
+		await n.reached();
+		await env.DB.prepare("UPDATE notes SET text = 'uno' WHERE id = 1").run();
+		await n.cache.invalidateTags(env, ["note:1"]);
+		gate.resolve();
+		n.hold(undefined);
+		expect(await (await inFlight).json()).toEqual({ id: 1, text: "one" }); // answered as read
+		const next = await n.request("/notes/1");
+		expect(await next.json()).toEqual({ id: 1, text: "uno" }); // the late-stored entry is rejected
+		expect(next.headers.get("Cache-Status")).toMatch(/memory; fwd=miss; detail=invalidated/);
+	});
+});
