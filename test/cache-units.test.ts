@@ -1,0 +1,157 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { type Entry, parseEntry } from "../src/cache/entry";
+import {
+	CACHE_TAG_HEADER_LIMIT,
+	cacheStatus,
+	coarseTag,
+	edgePurgeTags,
+	edgeTags,
+	etagMatches,
+} from "../src/cache/headers";
+import { buildKey } from "../src/cache/key";
+import { KV_LIMITS, KvCache, kvKey } from "../src/cache/kv-cache";
+import { MemoryLru } from "../src/cache/memory-lru";
+import { DEFAULT_POLICY, definePolicy } from "../src/cache/policy";
+import { tagSeqKey } from "../src/cache/tag-seqs";
+
+const entry = (body: string, extra: Partial<Entry> = {}): Entry => ({
+	status: 200,
+	body,
+	etag: '"e"',
+	tags: ["t:1"],
+	readSeq: 1,
+	storedAt: 0,
+	ttl: 60,
+	staleWhileRevalidate: 30,
+	staleIfError: 300,
+	loadMs: 5,
+	...extra,
+});
+
+describe("MemoryLru", () => {
+	it("stays within its byte bound, evicting the least recently used first", () => {
+		const lru = new MemoryLru(2_000);
+		lru.set("a", entry("x".repeat(300)));
+		lru.set("b", entry("x".repeat(300)));
+		lru.get("a"); // a is now more recent than b
+		lru.set("c", entry("x".repeat(300)));
+		expect(lru.bytes).toBeLessThanOrEqual(2_000);
+		expect(lru.get("b")).toBeUndefined();
+		expect(lru.get("a")).toBeDefined();
+		expect(lru.get("c")).toBeDefined();
+	});
+
+	it("refuses an entry larger than the whole bound and keeps its accounting exact", () => {
+		const lru = new MemoryLru(1_000);
+		expect(lru.set("big", entry("x".repeat(1_000)))).toBe(false);
+		lru.set("a", entry("small"));
+		const bytes = lru.bytes;
+		lru.set("a", entry("small"));
+		expect(lru.bytes).toBe(bytes);
+		lru.delete("a");
+		expect(lru.bytes).toBe(0);
+		expect(lru.size).toBe(0);
+	});
+});
+
+describe("buildKey", () => {
+	it("sorts and percent-encodes parameters, and leaves out what is undefined", () => {
+		const key = buildKey({
+			version: "v1",
+			route: "products",
+			params: {},
+			query: { sort: "-price", category: "a b", page: 1, limit: 20, extra: undefined },
+		});
+		expect(key).toBe("v1/products?q.category=a%20b&q.limit=20&q.page=1&q.sort=-price");
+	});
+
+	it("keeps path parameters apart from query parameters and can restrict the query", () => {
+		expect(buildKey({ version: "v", route: "r", params: { id: 1 }, query: { id: 2 } })).toBe("v/r?p.id=1&q.id=2");
+		expect(buildKey({ version: "v", route: "r", params: {}, query: { a: 1, b: 2 }, keyQuery: ["b"] })).toBe(
+			"v/r?q.b=2",
+		);
+	});
+});
+
+describe("CDN headers", () => {
+	it("lists Cache-Status members from the origin side to the client side", () => {
+		expect(
+			cacheStatus([
+				{ tier: "memory", kind: "miss", stored: true },
+				{ tier: "colo", kind: "hit", ttl: 12 },
+			]),
+		).toBe("tiercache-colo; hit; ttl=12, tiercache-memory; fwd=miss; stored");
+	});
+
+	it("keeps every tag while they fit in 16 KB, else coarser tags that edge purges also send", () => {
+		const few = ["products", "product:1"];
+		expect(edgeTags(few)).toEqual({ tags: few, coarsened: false });
+		const many = ["products", ...Array.from({ length: 3_000 }, (_, i) => `product:${i}`)];
+		const { tags, coarsened } = edgeTags(many);
+		expect(coarsened).toBe(true);
+		expect(tags).toEqual(["products", "product"]);
+		expect(tags.join(",").length).toBeLessThanOrEqual(CACHE_TAG_HEADER_LIMIT);
+		// Whatever coarse tag stands in the header, purging a fine tag reaches it.
+		expect(edgePurgeTags(["product:42"])).toEqual(["product:42", "product"]);
+		expect(edgePurgeTags(["reviews:product:7"])).toEqual(["reviews:product:7", "reviews:product", "reviews"]);
+		expect(coarseTag("products")).toBe("products");
+	});
+
+	it("matches If-None-Match by weak comparison, lists and *", () => {
+		expect(etagMatches('"a"', '"a"')).toBe(true);
+		expect(etagMatches('W/"a"', '"a"')).toBe(true);
+		expect(etagMatches('"b", "a"', '"a"')).toBe(true);
+		expect(etagMatches("*", '"a"')).toBe(true);
+		expect(etagMatches('"b"', '"a"')).toBe(false);
+		expect(etagMatches(undefined, '"a"')).toBe(false);
+	});
+});
+
+describe("definePolicy", () => {
+	it("fills in the defaults and rejects nonsense", () => {
+		expect(definePolicy({ name: "x" })).toEqual({ ...DEFAULT_POLICY, name: "x" });
+		expect(DEFAULT_POLICY.ttl).toBeGreaterThanOrEqual(30);
+		expect(() => definePolicy({ name: "Bad Name" })).toThrow(/name/);
+		expect(() => definePolicy({ name: "x", ttl: 0 })).toThrow(/ttl/);
+		expect(() => definePolicy({ name: "x", staleIfError: 1.5 })).toThrow(/staleIfError/);
+		expect(() => definePolicy({ name: "x", tiers: ["disk" as never] })).toThrow(/tier/);
+	});
+});
+
+describe("entries read back from a store", () => {
+	it("are checked: anything malformed is a miss", () => {
+		expect(parseEntry(entry("{}"))).toBeDefined();
+		expect(parseEntry(null)).toBeUndefined();
+		expect(parseEntry({ ...entry("{}"), status: 500 })).toBeUndefined();
+		expect(parseEntry({ ...entry("{}"), tags: [1] })).toBeUndefined();
+		expect(parseEntry({ ...entry("{}"), readSeq: "1" })).toBeUndefined();
+	});
+});
+
+describe("KV discipline", () => {
+	it("writes a key at most once a second and with expirationTtl >= 60 s", async () => {
+		const kv = new KvCache(env.CACHE_KV, new Map());
+		const short = entry("{}", { ttl: 1, staleWhileRevalidate: 0, staleIfError: 0 });
+		expect(await kv.set("k1", short, 10_000)).toBe("written");
+		expect(await kv.set("k1", short, 10_500)).toBe("too-soon");
+		expect(await kv.set("k1", short, 11_000)).toBe("written");
+		const listed = await env.CACHE_KV.list({ prefix: "e:k1" });
+		expect(listed.keys[0]?.expiration).toBeGreaterThanOrEqual(
+			Math.floor(Date.now() / 1000) + KV_LIMITS.minExpirationTtl - 1,
+		);
+	});
+
+	it("checks the value size before writing", async () => {
+		const kv = new KvCache(env.CACHE_KV, new Map(), 1024);
+		expect(await kv.set("big", entry("x".repeat(2048)), 0)).toBe("too-large");
+		expect(await env.CACHE_KV.get("e:big")).toBeNull();
+	});
+
+	it("hashes keys and tag keys that would pass KV's 512-byte limit", async () => {
+		expect(await kvKey("short")).toBe("e:short");
+		expect(await kvKey("k".repeat(600))).toMatch(/^e:#[0-9a-f]{64}$/);
+		expect(await tagSeqKey("product:1")).toBe("seq:t:product:1");
+		expect(await tagSeqKey("t".repeat(1024))).toMatch(/^seq:t#[0-9a-f]{64}$/);
+	});
+});

@@ -1,0 +1,49 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { cacheStatus, testApp } from "./helpers/app";
+import { seedSmallCatalog } from "./helpers/fixtures";
+
+beforeAll(async () => {
+	await seedSmallCatalog();
+});
+
+/** A KV namespace that is down: the fault injected through the engine's `kv` seam. */
+const downKv = {
+	get: async () => {
+		throw new Error("KV GET failed: 503");
+	},
+	put: async () => {
+		throw new Error("KV PUT failed: 503");
+	},
+} as unknown as KVNamespace;
+
+describe("a failing tier degrades to the next one and never fails a read", () => {
+	it("KV down: reads are answered from D1 and counted as KV errors", async () => {
+		const a = testApp({ kv: () => downKv });
+		const first = await a.request("/v1/products/1");
+		expect(first.status).toBe(200);
+		expect(cacheStatus(first)).toMatch(/^tiercache-kv; fwd=miss; detail=error; stored/);
+		expect(a.cache.stats.tiers.kv.errors).toBeGreaterThanOrEqual(2); // the read and the write
+		// Validity cannot be established without the published seqs: no stale risk, a miss.
+		const second = await a.request("/v1/products/1");
+		expect(second.status).toBe(200);
+		expect(a.cache.stats.origin.loads).toBe(2);
+	});
+
+	it("KV down during an invalidation: the bump is committed in D1 and this isolate is fresh", async () => {
+		const a = testApp({ kv: () => downKv });
+		const before = await env.DB.prepare("SELECT value FROM cache_seq WHERE id = 1").first<{ value: number }>();
+		const seq = await a.cache.invalidateTags(env, ["product:2"]);
+		expect(seq).toBe(Number(before?.value) + 1);
+		expect(a.cache.stats.purges.publishErrors).toBe(1);
+	});
+
+	it("Cache API down: reads go on to KV and D1", async () => {
+		const a = testApp({ openCache: () => Promise.reject(new Error("cache unavailable")) });
+		const res = await a.request("/v1/products/3");
+		expect(res.status).toBe(200);
+		expect(cacheStatus(res)).toMatch(/tiercache-colo; fwd=miss; detail=error/);
+		expect(cacheStatus(await a.request("/v1/products/3"))).toMatch(/^tiercache-memory; hit/);
+		expect(a.cache.stats.tiers.colo.errors).toBeGreaterThanOrEqual(2);
+	});
+});
