@@ -19,7 +19,7 @@ function deferred() {
 	return { promise, resolve };
 }
 
-function notesApp(name: string) {
+function notesApp(name: string, setHeader?: [string, string]) {
 	const cache = createTierCache<{ Bindings: Bindings }, ReturnType<typeof drizzle>>({
 		database: (e) => e.DB,
 		kv: (e) => e.CACHE_KV,
@@ -31,6 +31,12 @@ function notesApp(name: string) {
 	let gate: Promise<void> | undefined;
 	let reached = deferred();
 	const app = new Hono<{ Bindings: Bindings }>();
+	if (setHeader) {
+		app.use(async (c, next) => {
+			c.header(...setHeader);
+			await next();
+		});
+	}
 	app.get("/notes/:id", (c) =>
 		cache.read(c, policy, async (origin) => {
 			const id = Number(c.req.param("id"));
@@ -104,5 +110,23 @@ describe("the engine on any Hono + D1 app", () => {
 		const next = await n.request("/notes/1");
 		expect(await next.json()).toEqual({ id: 1, text: "uno" }); // the late-stored entry is rejected
 		expect(next.headers.get("Cache-Status")).toMatch(/memory; fwd=miss; detail=invalidated/);
+	});
+});
+
+describe("answers a handler made uncacheable", () => {
+	it.each([
+		["Set-Cookie", "session=abc; HttpOnly"],
+		["Cache-Control", "private, max-age=60"],
+		["Cache-Control", "no-store"],
+	] as [string, string][])("are never stored when %s: %s was set before the engine ran", async (name, value) => {
+		const n = notesApp(`uncacheable-${name}-${value}`, [name, value]);
+		const res = await n.request("/notes/2");
+		expect(res.status).toBe(200);
+		expect(res.headers.get("Cache-Status")).toMatch(/fwd=bypass/);
+		await n.request("/notes/2");
+		expect(n.cache.stats.origin.loads).toBe(2);
+		const { memory, colo, kv } = n.cache.stats.tiers;
+		expect(memory.writes + colo.writes + kv.writes).toBe(0);
+		if (name === "Set-Cookie") expect(res.headers.get("Set-Cookie")).toBe(value);
 	});
 });

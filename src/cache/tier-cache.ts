@@ -132,14 +132,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			waitUntil: (promise) => c.executionCtx.waitUntil(promise.catch((err) => this.#warn("background", err))),
 		};
 		this.stats.requests++;
-		const method = c.req.method;
-		if (
-			(method !== "GET" && method !== "HEAD") ||
-			c.req.header("Authorization") !== undefined ||
-			c.req.header("Cookie") !== undefined
-		) {
-			return this.#bypass(scope, policy, load);
-		}
+		if (bypasses(c)) return this.#bypass(scope, policy, load);
 		const key = buildKey({
 			version: await this.#options.version(c),
 			route: policy.name,
