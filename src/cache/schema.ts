@@ -20,6 +20,17 @@ export const cacheTagSeq = sqliteTable(
 	{
 		tag: text("tag").primaryKey(),
 		seq: integer("seq").notNull(),
+		/**
+		 * The seq up to which this tag has been published to KV and handed to
+		 * the purge queue. `seq > handled_seq` is the work the cron sweeps up.
+		 */
+		handledSeq: integer("handled_seq").notNull().default(0),
 	},
 	(t) => [index("cache_tag_seq_seq_idx").on(t.seq)],
 );
+
+/** Named counters of the engine: `floor` (everything read before it is invalid). */
+export const cacheState = sqliteTable("cache_state", {
+	name: text("name").primaryKey(),
+	value: integer("value").notNull(),
+});

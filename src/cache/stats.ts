@@ -21,7 +21,14 @@ export class CacheStats {
 	notModified = 0;
 	origin = { loads: 0, errors: 0, coalesced: 0, unbatched: 0, earlyRefreshes: 0, backgroundRefreshes: 0 };
 	served = { staleWhileRevalidate: 0, staleIfError: 0, unavailable: 0 };
-	purges = { invalidations: 0, tags: 0, publishErrors: 0 };
+	purges = { invalidations: 0, tags: 0, publishErrors: 0, enqueueErrors: 0 };
+	/** The last invalidations seen by this isolate, newest last. */
+	recent: { at: string; source: string; tags: string[]; seq: number; floor: boolean }[] = [];
+
+	recordInvalidation(source: string, tags: string[], seq: number, floor: boolean): void {
+		this.recent.push({ at: new Date().toISOString(), source, tags: tags.slice(0, 20), seq, floor });
+		if (this.recent.length > 50) this.recent.shift();
+	}
 	tiers = Object.fromEntries(
 		TIERS.map((t) => [t, { hits: 0, misses: 0, stale: 0, invalidated: 0, errors: 0, writes: 0, skippedWrites: 0 }]),
 	) as Record<TierName, TierCounters>;

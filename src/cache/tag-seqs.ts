@@ -35,6 +35,16 @@ export interface PublishedSeqs {
 export const SEQ_SQL = {
 	read: "SELECT value FROM cache_seq WHERE id = 1",
 	bump: "UPDATE cache_seq SET value = value + 1 WHERE id = 1",
+	readTags: "SELECT tag, seq FROM cache_tag_seq WHERE tag IN (SELECT value FROM json_each(?1))",
+	unhandled: "SELECT tag, seq FROM cache_tag_seq WHERE seq > handled_seq ORDER BY seq LIMIT ?1",
+	// Marks [tag, seq] pairs handled, unless the tag was bumped again meanwhile.
+	markHandled:
+		"UPDATE cache_tag_seq SET handled_seq = seq WHERE handled_seq < seq AND EXISTS (SELECT 1 FROM json_each(?1) AS j " +
+		"WHERE json_extract(j.value, '$[0]') = cache_tag_seq.tag AND json_extract(j.value, '$[1]') = cache_tag_seq.seq)",
+	markAllHandled: "UPDATE cache_tag_seq SET handled_seq = seq WHERE seq > handled_seq AND seq <= ?1",
+	setFloor:
+		"UPDATE cache_state SET value = max(value, (SELECT value FROM cache_seq WHERE id = 1)) WHERE name = 'floor'",
+	readFloor: "SELECT value FROM cache_state WHERE name = 'floor'",
 	// All tags of one invalidation get the same new value of the counter.
 	setTags:
 		"INSERT INTO cache_tag_seq (tag, seq) SELECT j.value, (SELECT value FROM cache_seq WHERE id = 1) FROM json_each(?1) AS j WHERE true " +
@@ -125,11 +135,12 @@ export class TagSeqs {
 		return result;
 	}
 
-	/** Records an invalidation made by this isolate, effective at once for its reads. */
-	noteLocal(tags: readonly string[], seq: number): void {
-		if (tags.length > this.options.floorThreshold) this.#localFloor = Math.max(this.#localFloor, seq);
-		else for (const tag of tags) this.#local.set(tag, Math.max(seq, this.#local.get(tag) ?? 0));
-		this.#localMax = Math.max(this.#localMax, seq);
+	/** Records an invalidation seen by this isolate, effective at once for its reads. */
+	noteLocal(seqs: ReadonlyMap<string, number>, floor = 0): void {
+		const max = Math.max(floor, ...seqs.values());
+		if (floor > 0 || seqs.size > this.options.floorThreshold) this.#localFloor = Math.max(this.#localFloor, max);
+		else for (const [tag, seq] of seqs) this.#local.set(tag, Math.max(seq, this.#local.get(tag) ?? 0));
+		this.#localMax = Math.max(this.#localMax, max);
 		if (this.#local.size > 10_000) {
 			// Bounded memory: forgetting per-tag seqs is safe once they become a floor.
 			this.#local.clear();
@@ -143,13 +154,19 @@ export class TagSeqs {
 	 * tag whose key is not written yet. No key is written more than once a
 	 * second from this isolate: a later value waits and replaces a pending one.
 	 */
-	async publish(kv: KVNamespace, tags: readonly string[], seq: number): Promise<void> {
+	async publish(kv: KVNamespace, seqs: ReadonlyMap<string, number>, floor = 0): Promise<void> {
+		const max = Math.max(floor, ...seqs.values());
 		const writes =
-			tags.length > this.options.floorThreshold
-				? [[SEQ_KEYS.floor, seq] as const]
-				: await Promise.all(tags.map(async (tag) => [await tagSeqKey(tag), seq] as const));
+			floor > 0 || seqs.size > this.options.floorThreshold
+				? [[SEQ_KEYS.floor, max] as const]
+				: await Promise.all([...seqs].map(async ([tag, seq]) => [await tagSeqKey(tag), seq] as const));
 		await Promise.all(writes.map(([key, value]) => this.#write(kv, key, value)));
-		await this.#write(kv, SEQ_KEYS.max, seq);
+		await this.#write(kv, SEQ_KEYS.max, max);
+	}
+
+	/** Whether an invalidation of this many tags is published as a floor. */
+	isFloor(tagCount: number): boolean {
+		return tagCount > this.options.floorThreshold;
 	}
 
 	// KV's one-write-per-second rule is about real time, whatever clock the engine reads.

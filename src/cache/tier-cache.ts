@@ -5,14 +5,14 @@ import type { Context, Env as HonoEnv, TypedResponse } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ColoCache } from "./colo-cache";
 import { type Entry, etagOf, inStaleIfError, inStaleWhileRevalidate, isFresh, ttlLeft } from "./entry";
-import { cacheStatus, edgeTags, etagMatches, serverTiming, type TierOutcome } from "./headers";
+import { cacheStatus, edgePurgeTags, edgeTags, etagMatches, serverTiming, type TierOutcome } from "./headers";
 import { buildKey } from "./key";
 import { KvCache } from "./kv-cache";
 import { MemoryLru } from "./memory-lru";
 import { type CachePolicy, DEFAULT_POLICY, definePolicy, type PolicyOptions, type TierName } from "./policy";
 import { SingleFlight } from "./single-flight";
 import { CacheStats } from "./stats";
-import { SEQ_SQL, TagSeqs } from "./tag-seqs";
+import { SEQ_KEYS, SEQ_SQL, TagSeqs } from "./tag-seqs";
 
 // biome-ignore lint/suspicious/noExplicitAny: any drizzle D1 database, whatever its schema
 export type AnyD1Db = DrizzleD1Database<any>;
@@ -71,10 +71,37 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	defaults?: Partial<Omit<CachePolicy, "name">>;
 	/** Delay before each origin load (ms); for local benchmarks. */
 	originDelayMs?: (env: E["Bindings"]) => number;
+	/**
+	 * Hands invalidated tags (with their coarser forms) to the edge purge, e.g.
+	 * a queue. Rejecting leaves them for the cron.
+	 */
+	purge?: (env: E["Bindings"], target: PurgeTarget) => Promise<void>;
 	/** Uniform random numbers in [0, 1), for early refresh. */
 	random?: () => number;
 	/** Wall clock (ms). */
 	now?: () => number;
+}
+
+export type WaitUntil = (promise: Promise<unknown>) => void;
+
+/** What an edge purge is asked to remove. */
+export type PurgeTarget = { tags: string[] } | { everything: true };
+
+export type InvalidationSource = "write" | "invalidate" | "cron";
+
+export interface SweepResult {
+	/** Unhandled tags found. */
+	tags: number;
+	/** The floor published (0 for none). */
+	floor: number;
+	/** Whether there were too many tags and everything was invalidated. */
+	everything: boolean;
+}
+
+function counterValue(row: { value: number } | undefined): number {
+	const seq = Number(row?.value);
+	if (!Number.isSafeInteger(seq)) throw new Error("cache_seq is missing: apply the engine's migrations");
+	return seq;
 }
 
 interface RequestScope<E extends HonoEnv> {
@@ -210,15 +237,11 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	}
 
 	/**
-	 * Invalidates tags: bumps their sequence numbers in D1 (one batch), makes
-	 * this isolate's next read fresh at once, and publishes the new seqs to KV.
-	 * Returns the new seq.
+	 * Invalidates tags: bumps their sequence numbers in D1 (one batch, committed
+	 * before this returns), then propagates them (see `afterWrite`). Returns
+	 * the new seq.
 	 */
-	async invalidateTags(
-		env: E["Bindings"],
-		tags: readonly string[],
-		waitUntil?: (p: Promise<unknown>) => void,
-	): Promise<number> {
+	async invalidateTags(env: E["Bindings"], tags: readonly string[], waitUntil?: WaitUntil): Promise<number> {
 		const unique = [...new Set(tags)];
 		if (unique.length === 0) throw new Error("invalidateTags needs at least one tag");
 		const d1 = this.#options.database(env);
@@ -227,24 +250,123 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			d1.prepare(SEQ_SQL.setTags).bind(JSON.stringify(unique)),
 			d1.prepare(SEQ_SQL.read),
 		]);
-		const seq = Number(results[2]?.results[0]?.value);
-		if (!Number.isSafeInteger(seq)) throw new Error("cache_seq is missing: apply the engine's migrations");
-		this.seqs.noteLocal(unique, seq);
-		this.stats.purges.invalidations++;
-		this.stats.purges.tags += unique.length;
-		const publishing = this.publishSeqs(env, unique, seq);
-		if (waitUntil) waitUntil(publishing);
-		else await publishing;
+		const seq = counterValue(results[2]?.results[0]);
+		await this.#propagate(env, new Map(unique.map((tag) => [tag, seq])), 0, "invalidate", waitUntil);
 		return seq;
 	}
 
-	/** Publishes seqs to KV; a failure is counted and logged, never thrown (the cron re-publishes). */
-	async publishSeqs(env: E["Bindings"], tags: readonly string[], seq: number): Promise<void> {
+	/**
+	 * Invalidates everything: bumps the counter and raises the floor to it, so
+	 * no entry read before is valid anywhere; the edge is purged entirely.
+	 */
+	async invalidateEverything(env: E["Bindings"], waitUntil?: WaitUntil): Promise<number> {
+		const d1 = this.#options.database(env);
+		const results = await d1.batch<{ value: number }>([
+			d1.prepare(SEQ_SQL.bump),
+			d1.prepare(SEQ_SQL.setFloor),
+			d1.prepare(SEQ_SQL.read),
+		]);
+		const seq = counterValue(results[2]?.results[0]);
+		await this.#propagate(env, new Map(), seq, "invalidate", waitUntil);
+		return seq;
+	}
+
+	/**
+	 * After a write whose D1 triggers bumped these tags: reads their seqs, makes
+	 * this isolate's next read fresh at once, then publishes them to KV and
+	 * hands them to the edge purge (in `waitUntil` when given). Tags whose
+	 * publish or purge fails stay unhandled in D1 for the cron to sweep up.
+	 */
+	async afterWrite(env: E["Bindings"], tags: readonly string[], waitUntil?: WaitUntil): Promise<void> {
+		const unique = [...new Set(tags)];
+		if (unique.length === 0) return;
+		const d1 = this.#options.database(env);
+		const rows = await d1.prepare(SEQ_SQL.readTags).bind(JSON.stringify(unique)).all<{ tag: string; seq: number }>();
+		await this.#propagate(env, new Map(rows.results.map((r) => [r.tag, Number(r.seq)])), 0, "write", waitUntil);
+	}
+
+	/**
+	 * The cron's work: publishes and purges every bump nobody handled (writes
+	 * made behind the API's back, or whose propagation failed), and answers a
+	 * KV namespace where nothing is published yet with a floor. Above
+	 * `sweepLimit` unhandled tags it raises the floor and purges everything.
+	 */
+	async sweep(env: E["Bindings"], sweepLimit = 500): Promise<SweepResult> {
+		const d1 = this.#options.database(env);
+		const kv = this.#options.kv(env);
+		const [unhandled, floorRow, counterRow] = await d1.batch<{ tag: string; seq: number; value: number }>([
+			d1.prepare(SEQ_SQL.unhandled).bind(sweepLimit + 1),
+			d1.prepare(SEQ_SQL.readFloor),
+			d1.prepare(SEQ_SQL.read),
+		]);
+		const counter = counterValue(counterRow?.results[0]);
+		const rows = unhandled?.results ?? [];
+		const [publishedMax, publishedFloor] = await Promise.all([kv.get(SEQ_KEYS.max), kv.get(SEQ_KEYS.floor)]);
+		const d1Floor = Number(floorRow?.results[0]?.value ?? 0);
+		if (rows.length > sweepLimit) {
+			const results = await d1.batch<{ value: number }>([d1.prepare(SEQ_SQL.setFloor), d1.prepare(SEQ_SQL.read)]);
+			const floor = counterValue(results[1]?.results[0]);
+			await this.#propagate(env, new Map(), floor, "cron");
+			await d1.prepare(SEQ_SQL.markAllHandled).bind(floor).run();
+			return { tags: rows.length, floor, everything: true };
+		}
+		// A floor raised in D1 but not (yet) in KV, or nothing published at all.
+		const floor = publishedMax === null ? counter : d1Floor > Number(publishedFloor ?? 0) ? d1Floor : 0;
+		if (rows.length === 0 && floor === 0) return { tags: 0, floor: 0, everything: false };
+		await this.#propagate(env, new Map(rows.map((r) => [r.tag, Number(r.seq)])), floor, "cron");
+		return { tags: rows.length, floor, everything: false };
+	}
+
+	async #propagate(
+		env: E["Bindings"],
+		seqs: Map<string, number>,
+		floor: number,
+		source: InvalidationSource,
+		waitUntil?: WaitUntil,
+	): Promise<void> {
+		this.seqs.noteLocal(seqs, floor);
+		this.stats.purges.invalidations++;
+		this.stats.purges.tags += seqs.size;
+		this.stats.recordInvalidation(source, [...seqs.keys()], Math.max(floor, ...seqs.values()), floor > 0);
+		const everything = floor > 0 || this.seqs.isFloor(seqs.size);
+		const work = (async () => {
+			const published = await this.#publish(env, seqs, floor);
+			const purged = await this.#purge(
+				env,
+				everything ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) },
+			);
+			if (published && purged && seqs.size > 0) {
+				const pairs = JSON.stringify([...seqs].map(([tag, seq]) => [tag, seq]));
+				await this.#options.database(env).prepare(SEQ_SQL.markHandled).bind(pairs).run();
+			}
+		})();
+		if (waitUntil) waitUntil(work);
+		else await work;
+	}
+
+	/** Publishes seqs to KV; false (counted, logged) on failure: the cron publishes again. */
+	async #publish(env: E["Bindings"], seqs: ReadonlyMap<string, number>, floor: number): Promise<boolean> {
 		try {
-			await this.seqs.publish(this.#options.kv(env), tags, seq);
+			await this.seqs.publish(this.#options.kv(env), seqs, floor);
+			return true;
 		} catch (err) {
 			this.stats.purges.publishErrors++;
 			this.#warn("publish", err);
+			return false;
+		}
+	}
+
+	/** Hands tags to the edge purge; false (counted, logged) on failure: the cron hands them again. */
+	async #purge(env: E["Bindings"], target: PurgeTarget): Promise<boolean> {
+		if (!this.#options.purge) return true;
+		if ("tags" in target && target.tags.length === 0) return true;
+		try {
+			await this.#options.purge(env, target);
+			return true;
+		} catch (err) {
+			this.stats.purges.enqueueErrors++;
+			this.#warn("purge", err);
+			return false;
 		}
 	}
 

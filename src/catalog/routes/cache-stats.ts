@@ -29,7 +29,15 @@ const CacheStats = z
 			backgroundRefreshes: z.number(),
 		}),
 		served: z.object({ staleWhileRevalidate: z.number(), staleIfError: z.number(), unavailable: z.number() }),
-		purges: z.object({ invalidations: z.number(), tags: z.number(), publishErrors: z.number() }),
+		purges: z.object({
+			invalidations: z.number(),
+			tags: z.number(),
+			publishErrors: z.number(),
+			enqueueErrors: z.number(),
+		}),
+		recent: z.array(
+			z.object({ at: z.string(), source: z.string(), tags: z.array(z.string()), seq: z.number(), floor: z.boolean() }),
+		),
 		tiers: z.object({ memory: counters, colo: counters, kv: counters }),
 		memory: z.object({ bytes: z.number(), entries: z.number(), maxBytes: z.number() }),
 		inFlight: z.number(),

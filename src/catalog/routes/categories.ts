@@ -85,7 +85,7 @@ export function categoryRoutes({ cache, policies }: CatalogDeps) {
 			const row = await insertCategory(createDb(c.env.DB), input).catch((err) => {
 				throw writeError(err, { conflict: `a category with slug '${input.slug}' already exists` });
 			});
-			await cache.invalidateTags(c.env, [tags.categories, tags.category(row.id)], waitUntil(c));
+			await cache.afterWrite(c.env, [tags.categories, tags.category(row.id)], waitUntil(c));
 			c.header("Location", `/v1/categories/${row.slug}`);
 			return c.json({ data: presentCategory(row) }, 201);
 		},
@@ -118,7 +118,7 @@ export function categoryRoutes({ cache, policies }: CatalogDeps) {
 				throw writeError(err, { conflict: `a category with slug '${patch.slug}' already exists` });
 			});
 			if (!row) throw new ApiError(404, `no category with slug '${slug}'`);
-			await cache.invalidateTags(c.env, [tags.categories, tags.category(row.id)], waitUntil(c));
+			await cache.afterWrite(c.env, [tags.categories, tags.category(row.id)], waitUntil(c));
 			return c.json({ data: presentCategory(row) }, 200);
 		},
 	);

@@ -123,7 +123,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 					reference: `categoryId ${input.categoryId} does not exist`,
 				});
 			});
-			await cache.invalidateTags(c.env, productChangeTags(row.id, [row.categoryId]), waitUntil(c));
+			await cache.afterWrite(c.env, productChangeTags(row.id, [row.categoryId]), waitUntil(c));
 			c.header("Location", `/v1/products/${row.id}`);
 			return c.json({ data: presentProduct(row) }, 201);
 		},
@@ -155,7 +155,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 			});
 			if (!row) throw new ApiError(404, `no product with id ${id}`);
 			const categories = before ? [before.categoryId, row.categoryId] : [row.categoryId];
-			await cache.invalidateTags(c.env, productChangeTags(id, categories), waitUntil(c));
+			await cache.afterWrite(c.env, productChangeTags(id, categories), waitUntil(c));
 			return c.json({ data: presentProduct(row) }, 200);
 		},
 	);
@@ -184,7 +184,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 			});
 			if (!deleted) throw new ApiError(404, `no product with id ${id}`);
 			const changed = [...productChangeTags(id, [deleted.categoryId]), tags.productReviews(id)];
-			await cache.invalidateTags(c.env, changed, waitUntil(c));
+			await cache.afterWrite(c.env, changed, waitUntil(c));
 			return c.body(null, 204);
 		},
 	);

@@ -76,7 +76,7 @@ export function reviewRoutes({ cache, policies }: CatalogDeps) {
 			if (!written) throw new ApiError(404, `no product with id ${id}`);
 			// The rating summary changed too, which can reorder rating-sorted listings.
 			const changed = [tags.product(id), tags.productReviews(id), tags.products];
-			await cache.invalidateTags(c.env, changed, waitUntil(c));
+			await cache.afterWrite(c.env, changed, waitUntil(c));
 			c.header("Location", `/v1/products/${id}/reviews`);
 			return c.json({ data: presentReview(written.review) }, 201);
 		},
