@@ -10,6 +10,7 @@ import type { Db } from "./db/client";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
 import { createRouter } from "./http/router";
+import { webhookRoutes } from "./purge/webhook";
 
 /** Where /docs loads the API reference script from: served by this Worker (public/), no CDN. */
 export const SCALAR_SCRIPT_PATH = "/vendor/scalar-api-reference.js";
@@ -50,6 +51,7 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 	app.route("/", productRoutes(deps));
 	app.route("/", reviewRoutes(deps));
 	app.route("/", cacheStatsRoutes(deps));
+	app.route("/", webhookRoutes(deps));
 
 	app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
 		type: "http",

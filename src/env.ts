@@ -11,6 +11,14 @@ export type Bindings = Omit<Env, "ENVIRONMENT"> & {
 	PURGE_WEBHOOK_SECRET?: string;
 	/** Added delay before every origin load; honoured only in development. */
 	ORIGIN_DELAY_MS?: string;
+	/** Zone whose cache is purged by tag through the purge API. */
+	PURGE_ZONE_ID?: string;
+	/** API token with Cache Purge permission (secret). */
+	PURGE_API_TOKEN?: string;
+	/** Purge API origin; default https://api.cloudflare.com (tests point it at a stub). */
+	PURGE_API_BASE?: string;
+	/** Seconds before the delayed re-purge; default 60 (the KV propagation window). */
+	PURGE_REPURGE_DELAY_S?: string;
 };
 
 export type AppEnv = {

@@ -1,17 +1,31 @@
 import { createApp } from "./app";
 import type { Bindings } from "./env";
+import { configuredPurgers, consumeDeadLetters, consumePurgeBatch } from "./purge/consumer";
+import { DELIVERY_RETENTION_MS } from "./purge/webhook";
 
+// One app (and so one cache engine: memory tier, seq memo, counters) per isolate,
+// shared by the fetch, scheduled and queue handlers.
 const app = createApp();
 
 export default {
 	fetch: app.fetch,
-	async queue(batch) {
-		// The purge consumer arrives with the invalidation path; until then
-		// nothing is enqueued, and a message that does arrive is retried (then
-		// dead-lettered) rather than dropped.
-		batch.retryAll();
+
+	async queue(batch, env, ctx) {
+		if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch);
+		const delay = Number(env.PURGE_REPURGE_DELAY_S ?? 60);
+		await consumePurgeBatch(batch, env.PURGE_QUEUE, configuredPurgers(env, ctx), {
+			repurgeDelayS: Number.isInteger(delay) && delay >= 0 ? delay : 60,
+		});
 	},
-	async scheduled() {
-		// Cron work (publishing out-of-band invalidations) arrives with the invalidation path.
+
+	// Finishes its work before returning, so `GET /__scheduled` answers after it.
+	async scheduled(_controller, env) {
+		const swept = await app.cache.sweep(env);
+		const pruned = await env.DB.prepare("DELETE FROM webhook_deliveries WHERE received_at < ?1")
+			.bind(Date.now() - DELIVERY_RETENTION_MS)
+			.run();
+		console.log(
+			JSON.stringify({ level: "info", component: "cron", swept, prunedDeliveries: pruned.meta.changes ?? 0 }),
+		);
 	},
 } satisfies ExportedHandler<Bindings>;

@@ -28,6 +28,7 @@ describe("GET /openapi.json", () => {
 				"DELETE /v1/products/{id}",
 				"POST /v1/products/{id}/reviews",
 				"GET /v1/_cache/stats",
+				"POST /v1/webhooks/purge",
 			].sort(),
 		);
 		const list = doc.paths["/v1/products"]?.get;

@@ -84,6 +84,16 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 
 export type WaitUntil = (promise: Promise<unknown>) => void;
 
+/**
+ * Statements committed in the same D1 transaction as an invalidation, before
+ * and after the bump (after ones can read the new `cache_seq`): e.g. a
+ * webhook's delivery record, so a replay and the bump commit together.
+ */
+export interface InvalidationStatements {
+	before?: D1PreparedStatement[];
+	after?: D1PreparedStatement[];
+}
+
 /** What an edge purge is asked to remove. */
 export type PurgeTarget = { tags: string[] } | { everything: true };
 
@@ -241,16 +251,24 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * before this returns), then propagates them (see `afterWrite`). Returns
 	 * the new seq.
 	 */
-	async invalidateTags(env: E["Bindings"], tags: readonly string[], waitUntil?: WaitUntil): Promise<number> {
+	async invalidateTags(
+		env: E["Bindings"],
+		tags: readonly string[],
+		waitUntil?: WaitUntil,
+		sameTransaction: InvalidationStatements = {},
+	): Promise<number> {
 		const unique = [...new Set(tags)];
 		if (unique.length === 0) throw new Error("invalidateTags needs at least one tag");
 		const d1 = this.#options.database(env);
+		const before = sameTransaction.before ?? [];
 		const results = await d1.batch<{ value: number }>([
+			...before,
 			d1.prepare(SEQ_SQL.bump),
 			d1.prepare(SEQ_SQL.setTags).bind(JSON.stringify(unique)),
 			d1.prepare(SEQ_SQL.read),
+			...(sameTransaction.after ?? []),
 		]);
-		const seq = counterValue(results[2]?.results[0]);
+		const seq = counterValue(results[before.length + 2]?.results[0]);
 		await this.#propagate(env, new Map(unique.map((tag) => [tag, seq])), 0, "invalidate", waitUntil);
 		return seq;
 	}
@@ -259,14 +277,21 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * Invalidates everything: bumps the counter and raises the floor to it, so
 	 * no entry read before is valid anywhere; the edge is purged entirely.
 	 */
-	async invalidateEverything(env: E["Bindings"], waitUntil?: WaitUntil): Promise<number> {
+	async invalidateEverything(
+		env: E["Bindings"],
+		waitUntil?: WaitUntil,
+		sameTransaction: InvalidationStatements = {},
+	): Promise<number> {
 		const d1 = this.#options.database(env);
+		const before = sameTransaction.before ?? [];
 		const results = await d1.batch<{ value: number }>([
+			...before,
 			d1.prepare(SEQ_SQL.bump),
 			d1.prepare(SEQ_SQL.setFloor),
 			d1.prepare(SEQ_SQL.read),
+			...(sameTransaction.after ?? []),
 		]);
-		const seq = counterValue(results[2]?.results[0]);
+		const seq = counterValue(results[before.length + 2]?.results[0]);
 		await this.#propagate(env, new Map(), seq, "invalidate", waitUntil);
 		return seq;
 	}

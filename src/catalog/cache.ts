@@ -1,6 +1,7 @@
 import { createTierCache, type TierCache, type TierCacheOptions } from "../cache/tier-cache";
 import { createDb, type Db } from "../db/client";
 import { type AppEnv, isDevelopment } from "../env";
+import { enqueuePurge } from "../purge/queue";
 
 export type CatalogCache = TierCache<AppEnv, Db>;
 
@@ -28,6 +29,8 @@ export function createCatalogCache(
 		createDb,
 		version,
 		originDelayMs,
+		// Invalidated tags go to the purge queue, whose consumer purges the edge.
+		purge: (env, target) => enqueuePurge(env.PURGE_QUEUE, target),
 		...overrides,
 	});
 }

@@ -1,0 +1,129 @@
+import type { Bindings } from "../env";
+import { PermanentPurgeError, type Purger, RetryablePurgeError, workersCachePurger, zonePurger } from "./purgers";
+import { type PurgeMessage, parsePurgeMessage } from "./queue";
+
+const reported = new Set<string>();
+
+/** Logs a line once per isolate (missing configuration, not an incident per message). */
+function reportOnce(key: string, line: object): void {
+	if (reported.has(key)) return;
+	reported.add(key);
+	console.warn(JSON.stringify(line));
+}
+
+/**
+ * The purgers configured for this deployment: Workers Cache when the runtime
+ * offers `ctx.cache.purge`, the zone purge API when PURGE_ZONE_ID and
+ * PURGE_API_TOKEN are set. One that is not configured is reported once.
+ */
+export function configuredPurgers(env: Bindings, ctx: ExecutionContext, fetcher: typeof fetch = fetch): Purger[] {
+	const purgers: Purger[] = [];
+	if (ctx.cache && typeof ctx.cache.purge === "function") purgers.push(workersCachePurger(ctx.cache));
+	else
+		reportOnce("workers-cache", {
+			level: "warn",
+			component: "purge",
+			purger: "workers-cache",
+			message: "Workers Cache purge is not available here (ctx.cache.purge is missing): not purged",
+		});
+	if (env.PURGE_ZONE_ID && env.PURGE_API_TOKEN) {
+		purgers.push(
+			zonePurger({
+				zoneId: env.PURGE_ZONE_ID,
+				apiToken: env.PURGE_API_TOKEN,
+				baseUrl: env.PURGE_API_BASE,
+				fetch: fetcher,
+			}),
+		);
+	} else {
+		reportOnce("zone", {
+			level: "warn",
+			component: "purge",
+			purger: "zone",
+			message: "zone purge is not configured (set PURGE_ZONE_ID and the PURGE_API_TOKEN secret): not purged",
+		});
+	}
+	return purgers;
+}
+
+export interface ConsumeOptions {
+	/** Seconds before the one delayed re-purge (the KV propagation window). */
+	repurgeDelayS: number;
+	random?: () => number;
+}
+
+/** Exponential back-off with jitter, honouring Retry-After: seconds before the next attempt. */
+export function retryDelaySeconds(attempts: number, retryAfterS: number | undefined, random = Math.random): number {
+	const backoff = Math.min(300, 2 ** Math.min(attempts, 10)) * (0.5 + random() / 2);
+	return Math.min(43_200, Math.max(1, Math.ceil(Math.max(backoff, retryAfterS ?? 0))));
+}
+
+/**
+ * One batch of the purge queue: tags deduplicated across messages and sent
+ * to every purger in calls of at most 100; on a retryable failure every
+ * message is retried with back-off (then dead-lettered by the queue); on
+ * success, each first-time message schedules one delayed re-purge.
+ */
+export async function consumePurgeBatch(
+	batch: MessageBatch<unknown>,
+	queue: Queue,
+	purgers: readonly Purger[],
+	options: ConsumeOptions,
+): Promise<void> {
+	const valid: { message: Message<unknown>; body: PurgeMessage }[] = [];
+	for (const message of batch.messages) {
+		const body = parsePurgeMessage(message.body);
+		if (body) valid.push({ message, body });
+		else {
+			console.error(JSON.stringify({ level: "error", alert: "purge_message_invalid", id: message.id }));
+			message.ack();
+		}
+	}
+	if (valid.length === 0) return;
+	const everything = valid.some(({ body }) => body.everything === true);
+	const tags = [...new Set(valid.flatMap(({ body }) => ("tags" in body ? body.tags : [])))];
+	try {
+		for (const purger of purgers) await purger.purge(everything ? { everything: true } : { tags });
+	} catch (err) {
+		if (err instanceof PermanentPurgeError) {
+			console.error(
+				JSON.stringify({ level: "error", alert: "purge_rejected", message: err.message, tags: tags.slice(0, 20) }),
+			);
+			for (const { message } of valid) message.ack();
+			return;
+		}
+		const retryAfterS = err instanceof RetryablePurgeError ? err.retryAfterS : undefined;
+		console.warn(
+			JSON.stringify({ level: "warn", component: "purge", message: err instanceof Error ? err.message : String(err) }),
+		);
+		for (const { message } of valid) {
+			message.retry({ delaySeconds: retryDelaySeconds(message.attempts, retryAfterS, options.random) });
+		}
+		return;
+	}
+	const firstTime = valid.filter(({ body }) => !body.repurge);
+	if (purgers.length > 0 && firstTime.length > 0) {
+		// Clears anything refilled from a location that still held the old seqs.
+		const again = everything ? [{ everything: true as const, repurge: true }] : [{ tags, repurge: true }];
+		await queue.sendBatch(
+			again.map((body) => ({ body, contentType: "json" as const, delaySeconds: options.repurgeDelayS })),
+		);
+	}
+	for (const { message } of valid) message.ack();
+}
+
+/** The dead-letter queue: a purge that failed every retry. Logged as an alert, never dropped silently. */
+export function consumeDeadLetters(batch: MessageBatch<unknown>): void {
+	for (const message of batch.messages) {
+		console.error(
+			JSON.stringify({
+				level: "error",
+				alert: "purge_dead_lettered",
+				id: message.id,
+				attempts: message.attempts,
+				body: message.body,
+			}),
+		);
+		message.ack();
+	}
+}
