@@ -1,0 +1,118 @@
+import { env, exports } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import { SEQ_KEYS, tagSeqKey } from "../src/cache/tag-seqs";
+import { cacheStatus, testApp } from "./helpers/app";
+import { seedSmallCatalog } from "./helpers/fixtures";
+
+beforeEach(async () => {
+	await env.DB.batch([
+		env.DB.prepare("DELETE FROM reviews"),
+		env.DB.prepare("DELETE FROM products"),
+		env.DB.prepare("DELETE FROM categories"),
+	]);
+	await seedSmallCatalog();
+	await testApp().cache.sweep(env, 10_000); // start each test with nothing unhandled
+});
+
+/** Tags whose seq moved past `since`. */
+async function bumpedSince(since: number): Promise<string[]> {
+	const rows = await env.DB.prepare("SELECT tag FROM cache_tag_seq WHERE seq > ?1 ORDER BY tag").bind(since).all<{ tag: string }>();
+	return rows.results.map((r) => r.tag);
+}
+
+async function counter(): Promise<number> {
+	const row = await env.DB.prepare("SELECT value FROM cache_seq WHERE id = 1").first<{ value: number }>();
+	return Number(row?.value);
+}
+
+async function bumps(sql: string): Promise<string[]> {
+	const since = await counter();
+	await env.DB.exec(sql);
+	return bumpedSince(since);
+}
+
+describe("triggers bump every tag a change touches, in the change's transaction", () => {
+	it("products: insert, update (moving category bumps both), delete (and its reviews)", async () => {
+		expect(
+			await bumps("INSERT INTO products (id, sku, slug, name, price_cents, category_id) VALUES (9, 'T-9', 't-9', 'Nine', 1, 2)"),
+		).toEqual(["category:2", "product:9", "products"]);
+		expect(await bumps("UPDATE products SET category_id = 2 WHERE id = 1")).toEqual([
+			"category:1",
+			"category:2",
+			"product:1",
+			"products",
+		]);
+		expect(await bumps("DELETE FROM products WHERE id = 1")).toEqual([
+			"category:2",
+			"product:1",
+			"products",
+			"reviews:product:1",
+		]);
+	});
+
+	it("reviews: a review bumps its product and its reviews", async () => {
+		expect(await bumps("INSERT INTO reviews (product_id, rating) VALUES (2, 5)")).toEqual(["product:2", "reviews:product:2"]);
+		expect(await bumps("UPDATE reviews SET product_id = 3 WHERE product_id = 2")).toEqual([
+			"product:2",
+			"product:3",
+			"reviews:product:2",
+			"reviews:product:3",
+		]);
+		expect(await bumps("DELETE FROM reviews WHERE product_id = 3")).toEqual(["product:3", "reviews:product:3"]);
+	});
+
+	it("categories: insert, update, delete", async () => {
+		expect(await bumps("INSERT INTO categories (id, slug, name) VALUES (7, 'toys', 'Toys')")).toEqual(["categories", "category:7"]);
+		expect(await bumps("UPDATE categories SET name = 'Games' WHERE id = 7")).toEqual(["categories", "category:7"]);
+		expect(await bumps("DELETE FROM categories WHERE id = 7")).toEqual(["categories", "category:7"]);
+	});
+
+	it("a write that fails rolls its bump back with it", async () => {
+		const since = await counter();
+		await expect(
+			env.DB.exec("INSERT INTO products (id, sku, slug, name, price_cents, category_id) VALUES (10, 'K-1', 'dup', 'Dup', 1, 1)"),
+		).rejects.toThrow();
+		expect(await counter()).toBe(since);
+	});
+});
+
+describe("writes behind the API's back (wrangler d1 execute)", () => {
+	it("are fresh after the scheduled handler runs, which publishes and marks them handled", async () => {
+		const a = testApp({ shareKeys: true });
+		await a.request("/v1/products/2");
+		await a.request("/v1/products/2");
+		await env.DB.exec("UPDATE products SET name = 'Renamed by SQL' WHERE id = 2");
+		// The cron of this isolate (or any other) publishes the bump to KV…
+		const swept = await a.cache.sweep(env);
+		expect(swept.tags).toBeGreaterThanOrEqual(3);
+		expect(Number(await env.CACHE_KV.get(await tagSeqKey("product:2")))).toBe(
+			(await env.DB.prepare("SELECT seq FROM cache_tag_seq WHERE tag = 'product:2'").first<{ seq: number }>())?.seq,
+		);
+		const res = await a.request("/v1/products/2");
+		expect(((await res.json()) as { data: { name: string } }).data.name).toBe("Renamed by SQL");
+		const unhandled = await env.DB.prepare("SELECT count(*) AS n FROM cache_tag_seq WHERE seq > handled_seq").first<{ n: number }>();
+		expect(unhandled?.n).toBe(0);
+		expect((await a.cache.sweep(env)).tags).toBe(0);
+	});
+
+	it("through the Worker's own scheduled handler, whose isolate is fresh at once", async () => {
+		const read = async () => {
+			const res = await (exports.default as unknown as Fetcher).fetch("http://tiercache.test/v1/products/3");
+			return { status: cacheStatus(res), body: (await res.json()) as { data: { stock: number } } };
+		};
+		await read();
+		expect((await read()).status).toMatch(/memory; hit/);
+		await env.DB.exec("UPDATE products SET stock = 123 WHERE id = 3");
+		await (exports.default as unknown as Fetcher).scheduled({ cron: "* * * * *" });
+		expect((await read()).body.data.stock).toBe(123);
+	});
+
+	it("raise a floor when more tags changed than a sweep publishes one by one", async () => {
+		const a = testApp({ shareKeys: true });
+		await env.DB.exec("UPDATE products SET stock = stock + 1");
+		const swept = await a.cache.sweep(env, 2);
+		expect(swept.everything).toBe(true);
+		expect(Number(await env.CACHE_KV.get(SEQ_KEYS.floor))).toBe(swept.floor);
+		expect(swept.floor).toBe(await counter());
+	});
+});
