@@ -13,9 +13,10 @@ export default {
 	async queue(batch, env, ctx) {
 		if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch);
 		const delay = Number(env.PURGE_REPURGE_DELAY_S ?? 60);
-		await consumePurgeBatch(batch, env.PURGE_QUEUE, configuredPurgers(env, ctx), {
+		const result = await consumePurgeBatch(batch, env.PURGE_QUEUE, configuredPurgers(env, ctx), {
 			repurgeDelayS: Number.isInteger(delay) && delay >= 0 ? delay : 60,
 		});
+		console.log(JSON.stringify({ level: "info", component: "purge", ...result, tags: result.tags.length }));
 	},
 
 	// Finishes its work before returning, so `GET /__scheduled` answers after it.

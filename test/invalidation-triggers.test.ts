@@ -16,7 +16,9 @@ beforeEach(async () => {
 
 /** Tags whose seq moved past `since`. */
 async function bumpedSince(since: number): Promise<string[]> {
-	const rows = await env.DB.prepare("SELECT tag FROM cache_tag_seq WHERE seq > ?1 ORDER BY tag").bind(since).all<{ tag: string }>();
+	const rows = await env.DB.prepare("SELECT tag FROM cache_tag_seq WHERE seq > ?1 ORDER BY tag")
+		.bind(since)
+		.all<{ tag: string }>();
 	return rows.results.map((r) => r.tag);
 }
 
@@ -34,7 +36,9 @@ async function bumps(sql: string): Promise<string[]> {
 describe("triggers bump every tag a change touches, in the change's transaction", () => {
 	it("products: insert, update (moving category bumps both), delete (and its reviews)", async () => {
 		expect(
-			await bumps("INSERT INTO products (id, sku, slug, name, price_cents, category_id) VALUES (9, 'T-9', 't-9', 'Nine', 1, 2)"),
+			await bumps(
+				"INSERT INTO products (id, sku, slug, name, price_cents, category_id) VALUES (9, 'T-9', 't-9', 'Nine', 1, 2)",
+			),
 		).toEqual(["category:2", "product:9", "products"]);
 		expect(await bumps("UPDATE products SET category_id = 2 WHERE id = 1")).toEqual([
 			"category:1",
@@ -51,7 +55,10 @@ describe("triggers bump every tag a change touches, in the change's transaction"
 	});
 
 	it("reviews: a review bumps its product and its reviews", async () => {
-		expect(await bumps("INSERT INTO reviews (product_id, rating) VALUES (2, 5)")).toEqual(["product:2", "reviews:product:2"]);
+		expect(await bumps("INSERT INTO reviews (product_id, rating) VALUES (2, 5)")).toEqual([
+			"product:2",
+			"reviews:product:2",
+		]);
 		expect(await bumps("UPDATE reviews SET product_id = 3 WHERE product_id = 2")).toEqual([
 			"product:2",
 			"product:3",
@@ -62,7 +69,10 @@ describe("triggers bump every tag a change touches, in the change's transaction"
 	});
 
 	it("categories: insert, update, delete", async () => {
-		expect(await bumps("INSERT INTO categories (id, slug, name) VALUES (7, 'toys', 'Toys')")).toEqual(["categories", "category:7"]);
+		expect(await bumps("INSERT INTO categories (id, slug, name) VALUES (7, 'toys', 'Toys')")).toEqual([
+			"categories",
+			"category:7",
+		]);
 		expect(await bumps("UPDATE categories SET name = 'Games' WHERE id = 7")).toEqual(["categories", "category:7"]);
 		expect(await bumps("DELETE FROM categories WHERE id = 7")).toEqual(["categories", "category:7"]);
 	});
@@ -70,7 +80,9 @@ describe("triggers bump every tag a change touches, in the change's transaction"
 	it("a write that fails rolls its bump back with it", async () => {
 		const since = await counter();
 		await expect(
-			env.DB.exec("INSERT INTO products (id, sku, slug, name, price_cents, category_id) VALUES (10, 'K-1', 'dup', 'Dup', 1, 1)"),
+			env.DB.exec(
+				"INSERT INTO products (id, sku, slug, name, price_cents, category_id) VALUES (10, 'K-1', 'dup', 'Dup', 1, 1)",
+			),
 		).rejects.toThrow();
 		expect(await counter()).toBe(since);
 	});
@@ -90,7 +102,9 @@ describe("writes behind the API's back (wrangler d1 execute)", () => {
 		);
 		const res = await a.request("/v1/products/2");
 		expect(((await res.json()) as { data: { name: string } }).data.name).toBe("Renamed by SQL");
-		const unhandled = await env.DB.prepare("SELECT count(*) AS n FROM cache_tag_seq WHERE seq > handled_seq").first<{ n: number }>();
+		const unhandled = await env.DB.prepare("SELECT count(*) AS n FROM cache_tag_seq WHERE seq > handled_seq").first<{
+			n: number;
+		}>();
 		expect(unhandled?.n).toBe(0);
 		expect((await a.cache.sweep(env)).tags).toBe(0);
 	});

@@ -64,12 +64,22 @@ export function retryDelaySeconds(attempts: number, retryAfterS: number | undefi
  * message is retried with back-off (then dead-lettered by the queue); on
  * success, each first-time message schedules one delayed re-purge.
  */
+export interface ConsumeResult {
+	tags: string[];
+	everything: boolean;
+	outcome: "purged" | "retried" | "rejected" | "empty";
+	/** The delayed re-purge sent, if any. */
+	repurge?: { delaySeconds: number };
+	/** Messages retried, with their delays. */
+	retries?: { id: string; delaySeconds: number }[];
+}
+
 export async function consumePurgeBatch(
 	batch: MessageBatch<unknown>,
 	queue: Queue,
 	purgers: readonly Purger[],
 	options: ConsumeOptions,
-): Promise<void> {
+): Promise<ConsumeResult> {
 	const valid: { message: Message<unknown>; body: PurgeMessage }[] = [];
 	for (const message of batch.messages) {
 		const body = parsePurgeMessage(message.body);
@@ -79,7 +89,7 @@ export async function consumePurgeBatch(
 			message.ack();
 		}
 	}
-	if (valid.length === 0) return;
+	if (valid.length === 0) return { tags: [], everything: false, outcome: "empty" };
 	const everything = valid.some(({ body }) => body.everything === true);
 	const tags = [...new Set(valid.flatMap(({ body }) => ("tags" in body ? body.tags : [])))];
 	try {
@@ -90,26 +100,31 @@ export async function consumePurgeBatch(
 				JSON.stringify({ level: "error", alert: "purge_rejected", message: err.message, tags: tags.slice(0, 20) }),
 			);
 			for (const { message } of valid) message.ack();
-			return;
+			return { tags, everything, outcome: "rejected" };
 		}
 		const retryAfterS = err instanceof RetryablePurgeError ? err.retryAfterS : undefined;
 		console.warn(
 			JSON.stringify({ level: "warn", component: "purge", message: err instanceof Error ? err.message : String(err) }),
 		);
-		for (const { message } of valid) {
-			message.retry({ delaySeconds: retryDelaySeconds(message.attempts, retryAfterS, options.random) });
-		}
-		return;
+		const retries = valid.map(({ message }) => {
+			const delaySeconds = retryDelaySeconds(message.attempts, retryAfterS, options.random);
+			message.retry({ delaySeconds });
+			return { id: message.id, delaySeconds };
+		});
+		return { tags, everything, outcome: "retried", retries };
 	}
 	const firstTime = valid.filter(({ body }) => !body.repurge);
+	let repurge: ConsumeResult["repurge"];
 	if (purgers.length > 0 && firstTime.length > 0) {
 		// Clears anything refilled from a location that still held the old seqs.
 		const again = everything ? [{ everything: true as const, repurge: true }] : [{ tags, repurge: true }];
 		await queue.sendBatch(
 			again.map((body) => ({ body, contentType: "json" as const, delaySeconds: options.repurgeDelayS })),
 		);
+		repurge = { delaySeconds: options.repurgeDelayS };
 	}
 	for (const { message } of valid) message.ack();
+	return { tags, everything, outcome: "purged", repurge };
 }
 
 /** The dead-letter queue: a purge that failed every retry. Logged as an alert, never dropped silently. */

@@ -1,0 +1,201 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { configuredPurgers, consumeDeadLetters, consumePurgeBatch, retryDelaySeconds } from "../src/purge/consumer";
+import { workersCachePurger, zonePurger } from "../src/purge/purgers";
+import { enqueuePurge } from "../src/purge/queue";
+
+/** A stand-in for the zone purge API: records each request, answers from a script. */
+function purgeApiStub(script: (n: number) => Response | Promise<Response>) {
+	const requests: { method: string; url: string; headers: Record<string, string>; body: unknown }[] = [];
+	const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
+		const request = new Request(input, init);
+		requests.push({
+			method: request.method,
+			url: request.url,
+			headers: Object.fromEntries(request.headers),
+			body: await request.json(),
+		});
+		return script(requests.length);
+	}) as typeof fetch;
+	return { requests, fetcher };
+}
+
+const ok = () => Response.json({ success: true, errors: [], messages: [], result: { id: "zone123" } });
+const zone = (fetcher: typeof fetch) =>
+	zonePurger({ zoneId: "zone123", apiToken: "token-abc", baseUrl: "https://purge.stub", fetch: fetcher });
+
+function batch(bodies: unknown[], attempts = 1) {
+	return createMessageBatch(
+		"tiercache-purge",
+		bodies.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts, body })),
+	);
+}
+
+async function run(bodies: unknown[], fetcher: typeof fetch, attempts = 1) {
+	const messages = batch(bodies, attempts);
+	const ctx = createExecutionContext();
+	const result = await consumePurgeBatch(messages, env.PURGE_QUEUE, [zone(fetcher)], {
+		repurgeDelayS: 60,
+		random: () => 1,
+	});
+	return { result, queue: await getQueueResult(messages, ctx) };
+}
+
+afterEach(() => {
+	vi.restoreAllMocks();
+});
+
+describe("the purge queue consumer", () => {
+	it("deduplicates tags across messages and sends them in calls of at most 100, exactly as the API expects", async () => {
+		const stub = purgeApiStub(ok);
+		const tags = Array.from({ length: 150 }, (_, i) => `product:${i}`);
+		const { result, queue } = await run(
+			[{ tags: tags.slice(0, 100) }, { tags: tags.slice(50, 150) }, { tags: ["product:1"] }],
+			stub.fetcher,
+		);
+		expect(stub.requests).toEqual([
+			{
+				method: "POST",
+				url: "https://purge.stub/client/v4/zones/zone123/purge_cache",
+				headers: { authorization: "Bearer token-abc", "content-type": "application/json" },
+				body: { tags: tags.slice(0, 100) },
+			},
+			{
+				method: "POST",
+				url: "https://purge.stub/client/v4/zones/zone123/purge_cache",
+				headers: { authorization: "Bearer token-abc", "content-type": "application/json" },
+				body: { tags: tags.slice(100, 150) },
+			},
+		]);
+		expect(queue.explicitAcks.sort()).toEqual(["m0", "m1", "m2"]);
+		expect(queue.retryMessages).toEqual([]);
+		expect(result).toMatchObject({ outcome: "purged", repurge: { delaySeconds: 60 } });
+	});
+
+	it("sends purge_everything for a purge-everything message", async () => {
+		const stub = purgeApiStub(ok);
+		await run([{ tags: ["a"] }, { everything: true }], stub.fetcher);
+		expect(stub.requests.map((r) => r.body)).toEqual([{ purge_everything: true }]);
+	});
+
+	it("retries every message after Retry-After on a 429", async () => {
+		const stub = purgeApiStub(
+			() => new Response('{"success":false}', { status: 429, headers: { "Retry-After": "30" } }),
+		);
+		const { result, queue } = await run([{ tags: ["a"] }, { tags: ["b"] }], stub.fetcher);
+		expect(result.outcome).toBe("retried");
+		expect(queue.explicitAcks).toEqual([]);
+		expect(queue.retryMessages.map((m) => m.msgId)).toEqual(["m0", "m1"]);
+		expect(result.retries).toEqual([
+			{ id: "m0", delaySeconds: 30 },
+			{ id: "m1", delaySeconds: 30 },
+		]);
+	});
+
+	it("backs off exponentially through a burst of 5xx, then purges and schedules the re-purge", async () => {
+		const statuses = [503, 502, 500, 200];
+		const stub = purgeApiStub((n) =>
+			statuses[n - 1] === 200 ? ok() : new Response("down", { status: statuses[n - 1] }),
+		);
+		const delays: number[] = [];
+		for (let attempt = 1; attempt <= 3; attempt++) {
+			const { result, queue } = await run([{ tags: ["product:7"] }], stub.fetcher, attempt);
+			expect(queue.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
+			delays.push(result.retries?.[0]?.delaySeconds ?? -1);
+		}
+		expect(delays).toEqual([2, 4, 8]);
+		const { result, queue } = await run([{ tags: ["product:7"] }], stub.fetcher, 4);
+		expect(queue.explicitAcks).toEqual(["m0"]);
+		expect(result.repurge).toEqual({ delaySeconds: 60 });
+		expect(stub.requests).toHaveLength(4);
+		expect(new Set(stub.requests.map((r) => JSON.stringify(r.body)))).toEqual(new Set(['{"tags":["product:7"]}']));
+	});
+
+	it("retries when the API cannot be reached at all", async () => {
+		const fetcher = (async () => {
+			throw new TypeError("Network connection lost.");
+		}) as typeof fetch;
+		const { queue } = await run([{ tags: ["a"] }], fetcher);
+		expect(queue.retryMessages).toHaveLength(1);
+	});
+
+	it("does not schedule another re-purge for a re-purge", async () => {
+		const stub = purgeApiStub(ok);
+		const { result } = await run([{ tags: ["a"], repurge: true }], stub.fetcher);
+		expect(result.repurge).toBeUndefined();
+	});
+
+	it("acks with an alert when the API rejects the purge for good (4xx) or a message is malformed", async () => {
+		const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+		const stub = purgeApiStub(() => new Response('{"success":false,"errors":[{"code":1012}]}', { status: 400 }));
+		const { queue } = await run([{ tags: ["a"] }, { tags: "not a list" }], stub.fetcher);
+		expect(queue.explicitAcks.sort()).toEqual(["m0", "m1"]);
+		const alerts = errors.mock.calls.map(([line]) => JSON.parse(String(line)).alert);
+		expect(alerts.sort()).toEqual(["purge_message_invalid", "purge_rejected"]);
+	});
+
+	it("backs off with jitter, capped, and never below Retry-After", () => {
+		expect(retryDelaySeconds(1, undefined, () => 0)).toBe(1);
+		expect(retryDelaySeconds(3, undefined, () => 1)).toBe(8);
+		expect(retryDelaySeconds(30, undefined, () => 1)).toBe(300);
+		expect(retryDelaySeconds(1, 120, () => 1)).toBe(120);
+	});
+});
+
+describe("the dead-letter queue", () => {
+	it("logs an alert for each purge that failed every retry, and acks it", async () => {
+		const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+		const messages = createMessageBatch("tiercache-purge-dlq", [
+			{ id: "d1", timestamp: new Date(), attempts: 13, body: { tags: ["product:9"] } },
+		]);
+		const ctx = createExecutionContext();
+		consumeDeadLetters(messages);
+		expect((await getQueueResult(messages, ctx)).explicitAcks).toEqual(["d1"]);
+		expect(JSON.parse(String(errors.mock.calls[0]?.[0]))).toMatchObject({
+			alert: "purge_dead_lettered",
+			attempts: 13,
+			body: { tags: ["product:9"] },
+		});
+	});
+});
+
+describe("purgers", () => {
+	it("reports each purger that is not configured once, never silently", () => {
+		const warns = vi.spyOn(console, "warn").mockImplementation(() => {});
+		const ctx = createExecutionContext();
+		expect(configuredPurgers(env, ctx)).toEqual([]);
+		expect(configuredPurgers(env, ctx)).toEqual([]);
+		const lines = warns.mock.calls.map(([line]) => JSON.parse(String(line)).purger);
+		expect(lines.filter((p) => p === "zone").length).toBeLessThanOrEqual(1);
+		expect(lines.filter((p) => p === "workers-cache").length).toBeLessThanOrEqual(1);
+	});
+
+	it("configures the zone purger from PURGE_ZONE_ID and PURGE_API_TOKEN", () => {
+		const purgers = configuredPurgers({ ...env, PURGE_ZONE_ID: "z", PURGE_API_TOKEN: "t" }, createExecutionContext());
+		expect(purgers.map((p) => p.name)).toEqual(["zone"]);
+	});
+
+	it("purges Workers Cache through ctx.cache.purge in calls of at most 100 tags", async () => {
+		const calls: CachePurgeOptions[] = [];
+		const cache: CacheContext = {
+			purge: async (options) => {
+				calls.push(options);
+				return { success: true, errors: [] };
+			},
+		};
+		await workersCachePurger(cache).purge({ tags: Array.from({ length: 120 }, (_, i) => `t:${i}`) });
+		expect(calls.map((c) => c.tags?.length)).toEqual([100, 20]);
+		await workersCachePurger(cache).purge({ everything: true });
+		expect(calls[2]).toEqual({ purgeEverything: true });
+	});
+});
+
+describe("enqueuePurge", () => {
+	it("puts at most 100 tags in a message on the real queue", async () => {
+		await expect(
+			enqueuePurge(env.PURGE_QUEUE, { tags: Array.from({ length: 250 }, (_, i) => `t:${i}`) }),
+		).resolves.toBeUndefined();
+		await expect(enqueuePurge(env.PURGE_QUEUE, { everything: true })).resolves.toBeUndefined();
+	});
+});
