@@ -117,7 +117,9 @@ describe("writes behind the API's back (wrangler d1 execute)", () => {
 		await read();
 		expect((await read()).status).toMatch(/memory; hit/);
 		await env.DB.exec("UPDATE products SET stock = 123 WHERE id = 3");
-		await (exports.default as unknown as Fetcher).scheduled({ cron: "* * * * *" });
+		await (exports.default as unknown as { scheduled(options: { cron: string }): Promise<unknown> }).scheduled({
+			cron: "* * * * *",
+		});
 		expect((await read()).body.data.stock).toBe(123);
 	});
 

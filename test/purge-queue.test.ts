@@ -86,7 +86,7 @@ describe("the purge queue consumer", () => {
 		const { result, queue } = await run([{ tags: ["a"] }, { tags: ["b"] }], stub.fetcher);
 		expect(result.outcome).toBe("retried");
 		expect(queue.explicitAcks).toEqual([]);
-		expect(queue.retryMessages.map((m) => m.msgId)).toEqual(["m0", "m1"]);
+		expect(queue.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(["m0", "m1"]);
 		expect(result.retries).toEqual([
 			{ id: "m0", delaySeconds: 30 },
 			{ id: "m1", delaySeconds: 30 },
@@ -101,7 +101,7 @@ describe("the purge queue consumer", () => {
 		const delays: number[] = [];
 		for (let attempt = 1; attempt <= 3; attempt++) {
 			const { result, queue } = await run([{ tags: ["product:7"] }], stub.fetcher, attempt);
-			expect(queue.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
+			expect(queue.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(["m0"]);
 			delays.push(result.retries?.[0]?.delaySeconds ?? -1);
 		}
 		expect(delays).toEqual([2, 4, 8]);
