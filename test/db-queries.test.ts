@@ -4,14 +4,10 @@ import { categoryBySlug, listCategories } from "../src/db/categories";
 import { toPage } from "../src/db/pagination";
 import { deleteProduct, listProducts, productById, updateProduct } from "../src/db/products";
 import { insertReview, listReviews } from "../src/db/reviews";
-import { db, seedSmallCatalog } from "./helpers/fixtures";
+import { db, resetCatalog, seedSmallCatalog } from "./helpers/fixtures";
 
 beforeEach(async () => {
-	await env.DB.batch([
-		env.DB.prepare("DELETE FROM reviews"),
-		env.DB.prepare("DELETE FROM products"),
-		env.DB.prepare("DELETE FROM categories"),
-	]);
+	await resetCatalog();
 	await seedSmallCatalog();
 });
 

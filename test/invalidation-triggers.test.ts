@@ -2,14 +2,10 @@ import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { SEQ_KEYS, tagSeqKey } from "../src/cache/tag-seqs";
 import { cacheStatus, testApp } from "./helpers/app";
-import { seedSmallCatalog } from "./helpers/fixtures";
+import { resetCatalog, seedSmallCatalog } from "./helpers/fixtures";
 
 beforeEach(async () => {
-	await env.DB.batch([
-		env.DB.prepare("DELETE FROM reviews"),
-		env.DB.prepare("DELETE FROM products"),
-		env.DB.prepare("DELETE FROM categories"),
-	]);
+	await resetCatalog();
 	await seedSmallCatalog();
 	await testApp().cache.sweep(env, 10_000); // start each test with nothing unhandled
 });

@@ -8,6 +8,15 @@ export function db() {
 	return createDb(env.DB);
 }
 
+/** Empties the catalog tables (children first). */
+export async function resetCatalog() {
+	await env.DB.batch([
+		env.DB.prepare("DELETE FROM reviews"),
+		env.DB.prepare("DELETE FROM products"),
+		env.DB.prepare("DELETE FROM categories"),
+	]);
+}
+
 /** A small known catalog: 2 categories, 3 products, reviews on product 1. */
 export async function seedSmallCatalog() {
 	const d = db();

@@ -10,7 +10,7 @@ import { createRouter } from "../../http/router";
 import { presentCategory } from "../present";
 import { Category, CategoryCreate, CategoryListQuery, CategoryPatch, list, NoQuery, one, SlugParam } from "../schemas";
 import { tags } from "../tags";
-import { adminSecurity, errors, json, jsonRequest, notFound, waitUntil } from "./common";
+import { adminSecurity, errors, json, jsonRequest, notFound, waitUntil, writeResponses } from "./common";
 import type { CatalogDeps } from "./deps";
 
 export function categoryRoutes({ cache, policies }: CatalogDeps) {
@@ -70,15 +70,7 @@ export function categoryRoutes({ cache, policies }: CatalogDeps) {
 			security: adminSecurity,
 			middleware: [adminAuth(), jsonBody()] as const,
 			request: { body: jsonRequest(CategoryCreate) },
-			responses: {
-				201: json(one(Category), "Created"),
-				400: errors[400],
-				401: errors[401],
-				409: errors[409],
-				413: errors[413],
-				415: errors[415],
-				503: errors[503],
-			},
+			responses: { 201: json(one(Category), "Created"), ...writeResponses },
 		}),
 		async (c) => {
 			const input = c.req.valid("json");
@@ -100,16 +92,7 @@ export function categoryRoutes({ cache, policies }: CatalogDeps) {
 			security: adminSecurity,
 			middleware: [adminAuth(), jsonBody()] as const,
 			request: { params: SlugParam, body: jsonRequest(CategoryPatch) },
-			responses: {
-				200: json(one(Category), "Updated"),
-				400: errors[400],
-				401: errors[401],
-				404: errors[404],
-				409: errors[409],
-				413: errors[413],
-				415: errors[415],
-				503: errors[503],
-			},
+			responses: { 200: json(one(Category), "Updated"), 404: errors[404], ...writeResponses },
 		}),
 		async (c) => {
 			const { slug } = c.req.valid("param");

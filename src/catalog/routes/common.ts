@@ -18,6 +18,16 @@ export const errors = {
 	503: error("The origin database is unavailable"),
 } as const;
 
+/** Error responses of a JSON admin write. */
+export const writeResponses = {
+	400: errors[400],
+	401: errors[401],
+	409: errors[409],
+	413: errors[413],
+	415: errors[415],
+	503: errors[503],
+} as const;
+
 export const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({
 	description,
 	content: { "application/json": { schema } },

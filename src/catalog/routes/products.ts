@@ -12,7 +12,7 @@ import { presentProduct } from "../present";
 import { IdParam, list, NoQuery, one, Product, ProductCreate, ProductListQuery, ProductPatch } from "../schemas";
 import { slugify } from "../slugify";
 import { productChangeTags, tags } from "../tags";
-import { adminSecurity, errors, json, jsonRequest, notFound, waitUntil } from "./common";
+import { adminSecurity, errors, json, jsonRequest, notFound, waitUntil, writeResponses } from "./common";
 import type { CatalogDeps } from "./deps";
 
 export function productRoutes({ cache, policies }: CatalogDeps) {
@@ -93,15 +93,6 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 			});
 		},
 	);
-
-	const writeResponses = {
-		400: errors[400],
-		401: errors[401],
-		409: errors[409],
-		413: errors[413],
-		415: errors[415],
-		503: errors[503],
-	};
 
 	productRoutes.openapi(
 		createRoute({
