@@ -3,9 +3,9 @@
 // Sends a signed (Standard Webhooks) call to POST /v1/webhooks/purge with the
 // secret from PURGE_WEBHOOK_SECRET or .dev.vars; prints the answer; exits
 // non-zero when the call fails.
-import { createHmac, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { signWebhook } from "./lib/webhook-sign.mjs";
 
 function fail(message, code = 2) {
 	console.error(`purge: ${message}`);
@@ -46,15 +46,9 @@ function secretFromDevVars() {
 // With several secrets (a rotation), sign with the first.
 const secret = (process.env.PURGE_WEBHOOK_SECRET ?? secretFromDevVars())?.split(/\s+/)[0];
 if (!secret) fail("no secret: set PURGE_WEBHOOK_SECRET or create .dev.vars (npm run dev does)");
-const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
-if (!match) fail("PURGE_WEBHOOK_SECRET is not a whsec_ secret");
+if (!/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(secret)) fail("PURGE_WEBHOOK_SECRET is not a whsec_ secret");
 
 const body = JSON.stringify(args.everything ? { purgeEverything: true } : { tags: args.tag });
-const id = `msg_${randomUUID()}`;
-const timestamp = String(Math.floor(Date.now() / 1000));
-const signature = createHmac("sha256", Buffer.from(match[1], "base64"))
-	.update(`${id}.${timestamp}.${body}`)
-	.digest("base64");
 
 let url;
 try {
@@ -65,12 +59,7 @@ try {
 try {
 	const response = await fetch(url, {
 		method: "POST",
-		headers: {
-			"Content-Type": "application/json",
-			"webhook-id": id,
-			"webhook-timestamp": timestamp,
-			"webhook-signature": `v1,${signature}`,
-		},
+		headers: await signWebhook(secret, body),
 		body,
 	});
 	const text = await response.text();

@@ -67,6 +67,8 @@ export class TagSeqs {
 	#lastPublish = new Map<string, number>();
 	/** Per-tag look-ups made (entries older than the published maximum). */
 	tagLookups = 0;
+	/** The maximum each entry was last found valid against: unchanged maximum, unchanged validity. */
+	#validatedAt = new WeakMap<Entry, number>();
 	#pendingPublish = new Map<string, { value: number; done: Promise<void> }>();
 
 	constructor(options: TagSeqOptions) {
@@ -102,10 +104,12 @@ export class TagSeqs {
 	async isValid(kv: KVNamespace, readCounter: () => Promise<number>, entry: Entry, now: number): Promise<boolean> {
 		const { max, floor } = await this.published(kv, readCounter, now);
 		if (entry.readSeq < floor) return false;
-		if (entry.readSeq >= max) return true;
+		if (entry.readSeq >= max || this.#validatedAt.get(entry) === max) return true;
 		this.tagLookups++;
 		const seqs = await this.tagSeqs(kv, entry.tags, now);
-		return entry.tags.every((tag) => (seqs.get(tag) ?? 0) <= entry.readSeq);
+		const valid = entry.tags.every((tag) => (seqs.get(tag) ?? 0) <= entry.readSeq);
+		if (valid) this.#validatedAt.set(entry, max);
+		return valid;
 	}
 
 	/** Current seqs of these tags (0 for a tag never invalidated). */

@@ -10,7 +10,7 @@ import { buildKey } from "./key";
 import { KvCache } from "./kv-cache";
 import { MemoryLru } from "./memory-lru";
 import { type CachePolicy, DEFAULT_POLICY, definePolicy, type PolicyOptions, type TierName } from "./policy";
-import { SingleFlight } from "./single-flight";
+import { FlightTimeoutError, SingleFlight } from "./single-flight";
 import { CacheStats } from "./stats";
 import { SEQ_KEYS, SEQ_SQL, TagSeqs } from "./tag-seqs";
 
@@ -485,16 +485,19 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		key: string,
 		load: Loader<Db, L>,
 	): Promise<{ entry: Entry; storable: boolean }> {
-		return this.#flights.run(
-			key,
-			async () => {
-				const { entry, batched } = await this.#fill(scope, policy, load);
-				const storable = batched && (entry.status === 200 || policy.notFoundTtl > 0);
-				if (storable) this.#store(scope, policy.tiers, key, entry);
-				return { entry, storable };
-			},
-			() => this.stats.origin.coalesced++,
-		);
+		const fill = async () => {
+			const { entry, batched } = await this.#fill(scope, policy, load);
+			const storable = batched && (entry.status === 200 || policy.notFoundTtl > 0);
+			if (storable) this.#store(scope, policy.tiers, key, entry);
+			return { entry, storable };
+		};
+		try {
+			return await this.#flights.run(key, fill, () => this.stats.origin.coalesced++);
+		} catch (err) {
+			// The load this request waited for took too long: load by itself.
+			if (err instanceof FlightTimeoutError) return fill();
+			throw err;
+		}
 	}
 
 	#refreshInBackground<L extends Loaded>(

@@ -9,9 +9,9 @@ export const tags = {
 } as const;
 
 /**
- * What a change to a product invalidates: the product, its category before
- * and after, and every listing (`products`), since a change of name, price or
- * rating can move a product onto a page it was not on.
+ * The tags a change to a product may have bumped (migrations 0005, 0006): the
+ * product, its category before and after, and the listings (`products`).
+ * Tags the triggers did not bump are read back unchanged and cost nothing.
  */
 export function productChangeTags(id: number, categoryIds: readonly number[]): string[] {
 	return [tags.product(id), tags.products, ...categoryIds.map(tags.category)];

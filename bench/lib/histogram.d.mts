@@ -1,0 +1,5 @@
+export function createLatencyHistogram(): {
+	recordMs(ms: number): void;
+	percentileMs(p: number): number;
+	readonly count: number;
+};

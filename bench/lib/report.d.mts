@@ -1,0 +1,2 @@
+export function renderTable(results: unknown): string;
+export function renderSvg(results: unknown): string;

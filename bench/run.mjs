@@ -1,0 +1,390 @@
+#!/usr/bin/env node
+// npm run bench -- [--quick] [--duration S] [--connections N] [--origin-delay MS]
+//                  [--write-ratio R] [--variants a,b] [--json FILE]
+// Runs one workload against five variants of the Worker on the local runtime
+// (Miniflare), each on its own copy of the same seeded D1, then a stampede, a
+// two-location convergence test, and writes a table, JSON and an SVG chart.
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Miniflare } from "miniflare";
+import { seedCatalog } from "../scripts/lib/seed-local.mjs";
+import { signWebhook } from "../scripts/lib/webhook-sign.mjs";
+import { createLatencyHistogram } from "./lib/histogram.mjs";
+import { renderSvg, renderTable } from "./lib/report.mjs";
+import { productsIn, StaleDetector } from "./lib/stale.mjs";
+import { createRandom, createZipf } from "./lib/zipf.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+process.chdir(root);
+const VARIANTS = ["constant", "d1-direct", "hono-cache", "kv-only", "tiercache"];
+const DB_ID = "00000000-0000-4000-8000-000000000000";
+const ADMIN_TOKEN = "bench-admin-token";
+const WEBHOOK_SECRET = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQtZm9yLXRpZXJjYWNoZQ==";
+
+const { values: args } = parseArgs({
+	options: {
+		quick: { type: "boolean", default: false },
+		duration: { type: "string" },
+		connections: { type: "string" },
+		"origin-delay": { type: "string", default: "50" },
+		"write-ratio": { type: "string", default: "0.01" },
+		variants: { type: "string", default: VARIANTS.join(",") },
+		products: { type: "string", default: "10000" },
+		json: { type: "string" },
+		help: { type: "boolean", short: "h", default: false },
+	},
+});
+if (args.help) {
+	console.log(
+		readFileSync(fileURLToPath(import.meta.url), "utf8")
+			.split("\n")
+			.slice(1, 3)
+			.join("\n")
+			.replaceAll("// ", ""),
+	);
+	process.exit(0);
+}
+const number = (name, value, min, max) => {
+	const n = Number(value);
+	if (!Number.isFinite(n) || n < min || n > max) {
+		console.error(`bench: --${name} must be a number from ${min} to ${max} (got '${value}')`);
+		process.exit(2);
+	}
+	return n;
+};
+const config = {
+	originDelayMs: number("origin-delay", args["origin-delay"], 0, 5000),
+	durationS: number("duration", args.duration ?? (args.quick ? 5 : 20), 1, 600),
+	warmupS: args.quick ? 1 : 3,
+	connections: number("connections", args.connections ?? (args.quick ? 16 : 32), 1, 256),
+	zipfS: 1.1,
+	writeRatio: number("write-ratio", args["write-ratio"], 0, 0.5),
+	products: number("products", args.products, 100, 100_000),
+	mix: { product: 0.7, listing: 0.15, reviews: 0.15 },
+};
+const variants = args.variants.split(",").map((v) => v.trim());
+for (const v of variants) {
+	if (!VARIANTS.includes(v)) {
+		console.error(`bench: unknown variant '${v}' (one of ${VARIANTS.join(", ")})`);
+		process.exit(2);
+	}
+}
+
+const log = (line) => console.error(`bench: ${line}`);
+const started = performance.now();
+const work = mkdtempSync(join(os.tmpdir(), "tiercache-bench-"));
+process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+
+// ---- build and seed -------------------------------------------------------
+
+function run(command, commandArgs) {
+	const result = spawnSync(command, commandArgs, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+	if (result.status !== 0) {
+		console.error(result.stdout, result.stderr);
+		throw new Error(`${command} ${commandArgs.join(" ")} failed`);
+	}
+}
+
+log("bundling bench/worker.ts");
+run(join(root, "node_modules/.bin/wrangler"), [
+	"deploy",
+	"--dry-run",
+	"--outdir",
+	join(root, "bench/.build"),
+	"-c",
+	"bench/wrangler.bench.toml",
+]);
+const template = join(work, "template");
+log("applying migrations to a template D1");
+run(join(root, "node_modules/.bin/wrangler"), ["d1", "migrations", "apply", "DB", "--local", "--persist-to", template]);
+
+function miniflare(state, variant, extra = {}) {
+	return new Miniflare({
+		modules: true,
+		scriptPath: join(root, "bench/.build/worker.js"),
+		compatibilityDate: "2026-04-20",
+		compatibilityFlags: ["nodejs_compat"],
+		d1Databases: { DB: DB_ID },
+		kvNamespaces: { CACHE_KV: "bench-kv" },
+		queueProducers: { PURGE_QUEUE: "tiercache-purge" },
+		ratelimits: { WEBHOOK_RATE_LIMITER: { simple: { limit: 10_000, period: 60 } } },
+		d1Persist: join(state, "v3", "d1"),
+		kvPersist: join(state, "v3", "kv"),
+		cachePersist: false,
+		bindings: {
+			BENCH_VARIANT: variant,
+			ENVIRONMENT: "development",
+			ORIGIN_DELAY_MS: String(config.originDelayMs),
+			ADMIN_TOKEN,
+			PURGE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+		},
+		...extra,
+	});
+}
+
+{
+	log(`seeding ${config.products} products`);
+	const mf = miniflare(template, "d1-direct");
+	await mf.ready;
+	await seedCatalog(
+		await mf.getD1Database("DB"),
+		{
+			seed: "tiercache",
+			products: config.products,
+			reviews: config.products * 5,
+			categories: 24,
+		},
+		() => {},
+	);
+	await mf.dispose();
+}
+
+function copyState(name) {
+	const dir = join(work, name);
+	cpSync(template, dir, { recursive: true });
+	return dir;
+}
+
+// ---- the workload ---------------------------------------------------------
+
+const random = createRandom("bench-workload");
+const productZipf = createZipf(config.products, config.zipfS, random.next);
+const pageZipf = createZipf(Math.ceil(config.products / 20), config.zipfS, random.next);
+const CATEGORY_SLUGS = ["kitchen", "garden", "outdoor", "office", "lighting", "bath", "bedroom", "toys"];
+
+function nextRequest() {
+	const u = random.next();
+	if (u < config.writeRatio) return { kind: "write", id: productZipf.next() };
+	const r = random.next();
+	if (r < config.mix.product) return { kind: "product", path: `/v1/products/${productZipf.next()}` };
+	if (r < config.mix.product + config.mix.listing) {
+		const path =
+			random.next() < 0.5
+				? `/v1/products?page=${pageZipf.next()}&limit=20`
+				: `/v1/products?category=${CATEGORY_SLUGS[pageZipf.next() % CATEGORY_SLUGS.length]}&limit=20`;
+		return { kind: "listing", path };
+	}
+	return { kind: "reviews", path: `/v1/products/${productZipf.next()}/reviews?limit=10` };
+}
+
+function servedBy(cacheStatus) {
+	if (!cacheStatus) return "origin";
+	const hit = /tiercache-(memory|colo|kv); hit/.exec(cacheStatus);
+	return hit ? hit[1] : "origin";
+}
+
+async function load(base, seconds, { record, checkStale = true }) {
+	const histogram = createLatencyHistogram();
+	const byTier = new Map();
+	const stale = new StaleDetector();
+	let requests = 0;
+	let errors = 0;
+	let writes = 0;
+	const until = performance.now() + seconds * 1000;
+	async function worker() {
+		while (performance.now() < until) {
+			const op = nextRequest();
+			const issuedAt = performance.now();
+			try {
+				if (op.kind === "write") {
+					const res = await fetch(`${base}/v1/products/${op.id}`, {
+						method: "PATCH",
+						headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+						body: JSON.stringify({ stock: Math.floor(random.next() * 1000) }),
+					});
+					const body = await res.json();
+					if (res.status !== 200) errors++;
+					else if (record) stale.acknowledge(op.id, body.data.updatedAt, performance.now());
+					writes++;
+					continue;
+				}
+				const res = await fetch(base + op.path);
+				const text = await res.text();
+				if (res.status >= 500 && errors < 3) log(`${res.status} for ${op.path}: ${text.slice(0, 300)}`);
+				const ms = performance.now() - issuedAt;
+				if (!record) continue;
+				requests++;
+				histogram.recordMs(ms);
+				if (res.status !== 200) errors++;
+				const tier = servedBy(res.headers.get("Cache-Status"));
+				if (!byTier.has(tier)) byTier.set(tier, createLatencyHistogram());
+				byTier.get(tier).recordMs(ms);
+				if (checkStale && op.kind !== "reviews") stale.check(productsIn(JSON.parse(text)), issuedAt);
+			} catch (err) {
+				errors++;
+				if (errors < 5) log(`request failed: ${err.cause?.message ?? err.message}`);
+			}
+		}
+	}
+	const t0 = performance.now();
+	await Promise.all(Array.from({ length: config.connections }, worker));
+	const elapsed = (performance.now() - t0) / 1000;
+	return { histogram, byTier, stale, requests, errors, writes, elapsed };
+}
+
+async function benchStats(base) {
+	return (await fetch(`${base}/__bench/stats`)).json();
+}
+
+const results = { config: { ...config, variants }, variants: {}, tierLatency: {} };
+
+for (const variant of variants) {
+	const mf = miniflare(copyState(variant), variant);
+	const base = (await mf.ready).origin;
+	log(`${variant}: warming up ${config.warmupS} s, then ${config.durationS} s at ${config.connections} connections`);
+	await load(base, config.warmupS, { record: false });
+	const before = await benchStats(base);
+	// The constant body stands for no product's real version: no stale check.
+	const run = await load(base, config.durationS, { record: true, checkStale: variant !== "constant" });
+	const after = await benchStats(base);
+	await mf.dispose();
+	const reads = Math.max(1, after.reads - before.reads);
+	const originLoads = after.originLoads - before.originLoads;
+	const hit = (tier) => (after.hits[tier] - before.hits[tier]) / reads;
+	results.variants[variant] = {
+		requests: run.requests,
+		writes: run.writes,
+		throughputRps: Math.round(run.requests / run.elapsed),
+		p50Ms: round(run.histogram.percentileMs(50)),
+		p95Ms: round(run.histogram.percentileMs(95)),
+		p99Ms: round(run.histogram.percentileMs(99)),
+		originLoadsPer1k: variant === "constant" ? 0 : round((originLoads / reads) * 1000, 1),
+		staleReads: run.stale.staleReads,
+		checkedReads: run.stale.checkedReads,
+		errors: run.errors,
+		hitRatio: { memory: round(hit("memory"), 3), colo: round(hit("colo"), 3), kv: round(hit("kv"), 3) },
+	};
+	if (variant === "tiercache") {
+		for (const [tier, h] of run.byTier)
+			results.tierLatency[tier] = {
+				count: h.count,
+				p50Ms: round(h.percentileMs(50)),
+				p99Ms: round(h.percentileMs(99)),
+			};
+	}
+}
+
+for (const [name, v] of Object.entries(results.variants)) {
+	const constant = results.variants.constant;
+	const direct = results.variants["d1-direct"];
+	v.vsConstant = constant
+		? { throughput: round(v.throughputRps / constant.throughputRps, 3), p50: round(v.p50Ms / constant.p50Ms, 2) }
+		: undefined;
+	v.vsD1Direct = direct
+		? { throughput: round(v.throughputRps / direct.throughputRps, 2), p50: round(v.p50Ms / direct.p50Ms, 3) }
+		: undefined;
+	if (name === "constant") v.hitRatio = { memory: 0, colo: 0, kv: 0 };
+}
+
+// ---- stampede: N concurrent cold requests for one key ----------------------
+
+{
+	const concurrent = 64;
+	results.stampede = { concurrent };
+	for (const variant of ["d1-direct", "tiercache"].filter((v) => variants.includes(v))) {
+		const mf = miniflare(copyState(`stampede-${variant}`), variant);
+		const base = (await mf.ready).origin;
+		const before = await benchStats(base);
+		await Promise.all(
+			Array.from({ length: concurrent }, () => fetch(`${base}/v1/products/4242`).then((r) => r.text())),
+		);
+		const after = await benchStats(base);
+		await mf.dispose();
+		const loads = after.originLoads - before.originLoads;
+		if (variant === "tiercache") results.stampede.originLoads = loads;
+		else results.stampede.originLoadsWithoutCache = loads;
+	}
+	log(
+		`stampede: ${concurrent} concurrent cold requests -> ${results.stampede.originLoads} origin load(s) with tiercache`,
+	);
+}
+
+// ---- two locations: shared D1 and KV, separate Cache API and memory -------
+
+if (variants.includes("tiercache")) {
+	const state = copyState("two-locations");
+	const a = miniflare(state, "tiercache");
+	const baseA = (await a.ready).origin;
+	const b = miniflare(state, "tiercache");
+	const baseB = (await b.ready).origin;
+	const read = async (base) => {
+		const res = await fetch(`${base}/v1/products/7`);
+		return { body: await res.json(), status: res.headers.get("Cache-Status") };
+	};
+	for (let i = 0; i < 3; i++) {
+		await read(baseA);
+		await read(baseB);
+	}
+	const bBefore = await read(baseB);
+	const d1 = await a.getD1Database("DB");
+	const name = `Renamed ${Date.now()}`;
+	await d1.prepare("UPDATE products SET name = ?1 WHERE id = 7").bind(name).run();
+	const body = JSON.stringify({ tags: ["product:7"] });
+	const purge = await fetch(`${baseA}/v1/webhooks/purge`, {
+		method: "POST",
+		headers: await signWebhook(WEBHOOK_SECRET, body),
+		body,
+	});
+	const purgedAt = performance.now();
+	if (purge.status !== 202) throw new Error(`webhook answered ${purge.status}`);
+	const aAfter = await read(baseA);
+	let convergenceMs;
+	let bFreshStatus;
+	while (performance.now() - purgedAt < 90_000) {
+		const r = await read(baseB);
+		if (r.body.data.name === name) {
+			convergenceMs = Math.round(performance.now() - purgedAt);
+			bFreshStatus = r.status;
+			break;
+		}
+		await new Promise((resolve) => setTimeout(resolve, 20));
+	}
+	const kvHit = await (async () => {
+		// A third location with an empty Cache API: its first read is a KV hit.
+		const c = miniflare(state, "tiercache");
+		const baseC = (await c.ready).origin;
+		const t0 = performance.now();
+		const r = await read(baseC);
+		const ms = performance.now() - t0;
+		await c.dispose();
+		return { status: r.status, ms: round(ms) };
+	})();
+	await a.dispose();
+	await b.dispose();
+	results.twoLocations = {
+		convergenceMs: convergenceMs ?? -1,
+		converged: convergenceMs !== undefined,
+		sameLocationFresh: aAfter.body.data.name === name,
+		otherLocationBefore: bBefore.status,
+		otherLocationAfter: bFreshStatus,
+	};
+	results.tierLatency.kvFirstReadAtNewLocation = kvHit;
+	log(`two locations: the other location served fresh data ${convergenceMs} ms after the purge`);
+}
+
+results.durationS = round((performance.now() - started) / 1000, 1);
+results.machine = {
+	cpus: os.cpus().length,
+	cpuModel: os.cpus()[0]?.model,
+	memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+	node: process.version,
+};
+
+// ---- report ---------------------------------------------------------------
+
+console.log(renderTable(results));
+mkdirSync(join(root, "bench/results"), { recursive: true });
+const svg = renderSvg(results);
+writeFileSync(join(root, "bench/results/latest.svg"), svg);
+writeFileSync(join(root, "bench/results/latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+if (args.json) writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);
+log(`wrote bench/results/latest.svg and latest.json${args.json ? ` and ${args.json}` : ""} in ${results.durationS} s`);
+
+function round(n, digits = 2) {
+	const f = 10 ** digits;
+	return Math.round(n * f) / f;
+}

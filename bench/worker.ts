@@ -1,0 +1,126 @@
+// The benchmark's Worker: the same catalog reads served five ways, chosen by
+// BENCH_VARIANT. Writes always go through tiercache's admin API, so every
+// variant sees the same data changes. Not deployed: `npm run bench` bundles it.
+import { Hono } from "hono";
+import { cache as honoCache } from "hono/cache";
+import { createApp } from "../src/app";
+import { originDelayMs } from "../src/catalog/cache";
+import { presentProduct, presentReview } from "../src/catalog/present";
+import { categoryBySlug } from "../src/db/categories";
+import { createDb } from "../src/db/client";
+import { toPage } from "../src/db/pagination";
+import { listProducts, productById } from "../src/db/products";
+import { listReviews } from "../src/db/reviews";
+import type { AppEnv, Bindings } from "../src/env";
+
+type BenchEnv = Bindings & { BENCH_VARIANT?: string };
+
+const tiercache = createApp();
+const counters = { reads: 0, originLoads: 0, hits: { memory: 0, colo: 0, kv: 0 } };
+
+const CONSTANT_BODY = JSON.stringify({
+	data: {
+		id: 1,
+		sku: "TC-000001",
+		slug: "foldable-glass-board-1",
+		name: "Foldable Glass Board",
+		description: "Refined over many versions. Built to last.",
+		priceCents: 7239,
+		currency: "USD",
+		categoryId: 19,
+		stock: 78,
+		rating: { average: 2.26, count: 482 },
+		createdAt: "2025-02-10T11:25:14.148Z",
+		updatedAt: "2025-02-10T11:25:14.148Z",
+	},
+});
+
+const json = (body: string, status = 200) =>
+	new Response(body, { status, headers: { "Content-Type": "application/json" } });
+
+/** The uncached answer to a read, with the same queries and origin delay as tiercache's loaders. */
+async function loadFromD1(env: BenchEnv, url: URL): Promise<Response> {
+	counters.originLoads++;
+	const delay = originDelayMs(env);
+	if (delay > 0) await scheduler.wait(delay);
+	const db = createDb(env.DB);
+	const page = { page: Number(url.searchParams.get("page") ?? 1), limit: Number(url.searchParams.get("limit") ?? 20) };
+	const reviews = /^\/v1\/products\/(\d+)\/reviews$/.exec(url.pathname);
+	if (reviews) {
+		const rows = await listReviews(db, Number(reviews[1]), page);
+		const p = toPage(rows, page);
+		return json(JSON.stringify({ data: p.items.map(presentReview), page: p.page, limit: p.limit, next: p.next }));
+	}
+	const product = /^\/v1\/products\/(\d+)$/.exec(url.pathname);
+	if (product) {
+		const [row] = await productById(db, Number(product[1]));
+		return row ? json(JSON.stringify({ data: presentProduct(row) })) : json('{"error":{"code":"not_found"}}', 404);
+	}
+	if (url.pathname === "/v1/products") {
+		const category = url.searchParams.get("category") ?? undefined;
+		if (category && (await categoryBySlug(db, category)).length === 0)
+			return json('{"error":{"code":"not_found"}}', 404);
+		const rows = await listProducts(db, { ...page, sort: "newest", category });
+		const p = toPage(rows, page);
+		return json(JSON.stringify({ data: p.items.map(presentProduct), page: p.page, limit: p.limit, next: p.next }));
+	}
+	return json('{"error":{"code":"not_found"}}', 404);
+}
+
+const honoCached = new Hono<{ Bindings: BenchEnv }>();
+honoCached.get("*", honoCache({ cacheName: "bench-hono-cache", cacheControl: "max-age=60", wait: false }), (c) =>
+	loadFromD1(c.env, new URL(c.req.url)),
+);
+
+async function kvOnly(env: BenchEnv, ctx: ExecutionContext, url: URL): Promise<Response> {
+	const key = `bench:${url.pathname}${url.search}`;
+	const cached = await env.CACHE_KV.get(key);
+	if (cached !== null) {
+		counters.hits.kv++;
+		return json(cached);
+	}
+	const response = await loadFromD1(env, url);
+	if (response.status !== 200) return response;
+	const body = await response.text();
+	ctx.waitUntil(env.CACHE_KV.put(key, body, { expirationTtl: 60 }));
+	return json(body);
+}
+
+function stats(variant: string) {
+	if (variant === "tiercache") {
+		const s = tiercache.cache.stats;
+		return {
+			reads: s.requests,
+			originLoads: s.origin.loads,
+			hits: { memory: s.tiers.memory.hits, colo: s.tiers.colo.hits, kv: s.tiers.kv.hits },
+		};
+	}
+	if (variant === "hono-cache") {
+		// Hono's middleware hides its hits: every read that did not reach D1 was one.
+		return { ...counters, hits: { memory: 0, colo: counters.reads - counters.originLoads, kv: 0 } };
+	}
+	return counters;
+}
+
+export default {
+	async fetch(request, env, ctx) {
+		const url = new URL(request.url);
+		const variant = env.BENCH_VARIANT ?? "tiercache";
+		if (url.pathname === "/__bench/stats") return Response.json({ variant, ...stats(variant) });
+		if (request.method !== "GET" || variant === "tiercache")
+			return tiercache.fetch(request, env as AppEnv["Bindings"], ctx);
+		counters.reads++;
+		switch (variant) {
+			case "constant":
+				return json(CONSTANT_BODY);
+			case "d1-direct":
+				return loadFromD1(env, url);
+			case "hono-cache":
+				return honoCached.fetch(request, env, ctx);
+			case "kv-only":
+				return kvOnly(env, ctx, url);
+			default:
+				return json(`{"error":"unknown BENCH_VARIANT ${variant}"}`, 500);
+		}
+	},
+} satisfies ExportedHandler<BenchEnv>;
