@@ -181,9 +181,15 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const above: TierName[] = [];
 		let staleCandidate: { entry: Entry; tier: TierName } | undefined;
 
+		// Past memory, the remote tiers are probed together: a miss costs one
+		// round trip instead of two, a colo hit costs one spare KV read.
+		const remote = new Map<TierName, Promise<Entry | undefined | null>>();
 		for (const tier of policy.tiers) {
 			const started = performance.now();
-			const entry = await this.#get(scope, tier, key);
+			if (tier !== "memory" && remote.size === 0) {
+				for (const t of policy.tiers) if (t !== "memory") remote.set(t, this.#get(scope, t, key));
+			}
+			const entry = await (remote.get(tier) ?? this.#get(scope, tier, key));
 			const valid = entry && (await this.#isValid(scope, entry));
 			timings.push([tier, performance.now() - started]);
 			const counters = this.stats.tiers[tier];
