@@ -77,7 +77,9 @@ async function kvOnly(env: BenchEnv, ctx: ExecutionContext, url: URL): Promise<R
 	const cached = await env.CACHE_KV.get(key);
 	if (cached !== null) {
 		counters.hits.kv++;
-		return json(cached);
+		const hit = json(cached);
+		hit.headers.set("X-Bench-Served", "kv");
+		return hit;
 	}
 	const response = await loadFromD1(env, url);
 	if (response.status !== 200) return response;

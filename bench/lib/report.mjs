@@ -23,6 +23,10 @@ export function renderTable(results) {
 		);
 	}
 	lines.push("", "×constant and ×d1-direct: throughput relative to that variant in this run.");
+	const hits = ORDER.filter((n) => results.variants[n]?.hitP50Ms != null).map(
+		(n) => `${n} p50 ${results.variants[n].hitP50Ms} ms / p99 ${results.variants[n].hitP99Ms} ms`,
+	);
+	if (hits.length) lines.push(`answered by a cache tier: ${hits.join(", ")}`);
 	if (results.stampede) {
 		lines.push(
 			`stampede: ${results.stampede.concurrent} concurrent cold requests for one key -> ${results.stampede.originLoads} origin load(s)` +
