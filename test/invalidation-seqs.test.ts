@@ -35,6 +35,16 @@ describe("invalidateTags", () => {
 		expect(await env.CACHE_KV.get(SEQ_KEYS.max)).toBe(String(seq));
 	});
 
+	it("publishes every invalidation: a second one within a second waits, then writes the newest value", async () => {
+		const a = testApp();
+		const first = await a.cache.invalidateTags(env, ["burst:1"]);
+		const second = await a.cache.invalidateTags(env, ["burst:2"]);
+		const third = await a.cache.invalidateTags(env, ["burst:3"]);
+		expect([second, third]).toEqual([first + 1, first + 2]);
+		expect(await env.CACHE_KV.get(SEQ_KEYS.max)).toBe(String(third));
+		expect(await env.CACHE_KV.get(await tagSeqKey("burst:3"))).toBe(String(third));
+	});
+
 	it("makes this isolate's next read fresh: a write then an invalidation is never served stale", async () => {
 		const a = testApp();
 		expect((await json(await a.request("/v1/products/3"))).data.stock).toBe(0);
@@ -82,6 +92,29 @@ describe("invalidateTags", () => {
 		const res = await reader.request("/v1/products/2");
 		expect((await json(res)).data.name).toBe("Chef knife v2");
 		expect(cacheStatus(res)).toMatch(/memory; fwd=miss; detail=invalidated/);
+	});
+
+	it("validates from the bumps it read from D1 once they reach the maximum, without per-tag look-ups", async () => {
+		const writer = testApp({ shareKeys: true });
+		const reader = testApp({ shareKeys: true });
+		await reader.request("/v1/categories/garden");
+		await writer.cache.invalidateTags(env, ["unrelated:delta"]); // moves the maximum
+		reader.advance(1000);
+		// An entry older than the maximum: looked up in KV; coverage of D1's bumps starts (background).
+		expect(cacheStatus(await reader.request("/v1/categories/garden"))).toMatch(/memory; hit/);
+		await reader.request("/v1/categories/kitchen"); // entries read after coverage started
+		await reader.request("/v1/products/3"); // (garden)
+		await writer.cache.invalidateTags(env, ["category:1"]);
+		reader.advance(1000);
+		await reader.request("/v1/categories/garden"); // sees the new maximum: refreshes the bumps from D1
+		reader.advance(1000);
+		const lookups = reader.cache.seqs.tagLookups;
+		const fromDelta = reader.cache.seqs.deltaValidations;
+		expect(cacheStatus(await reader.request("/v1/categories/kitchen"))).toMatch(/memory; fwd=miss; detail=invalidated/);
+		expect(cacheStatus(await reader.request("/v1/products/3"))).toMatch(/memory; hit/);
+		// kitchen: rejected at each of the three tiers; product 3: a memory hit.
+		expect(reader.cache.seqs.deltaValidations).toBe(fromDelta + 4);
+		expect(reader.cache.seqs.tagLookups).toBe(lookups);
 	});
 
 	it("publishes a floor instead of per-tag keys for large invalidations", async () => {

@@ -26,6 +26,12 @@ export interface TagSeqOptions {
 	floorThreshold: number;
 }
 
+/** Reads bumps with seq > `after` (at most limit + 1 rows) and the counter, from one D1 snapshot. */
+export type DeltaReader = (
+	after: number | undefined,
+	limit: number,
+) => Promise<{ rows: { tag: string; seq: number }[]; counter: number }>;
+
 export interface PublishedSeqs {
 	max: number;
 	floor: number;
@@ -36,6 +42,7 @@ export const SEQ_SQL = {
 	read: "SELECT value FROM cache_seq WHERE id = 1",
 	bump: "UPDATE cache_seq SET value = value + 1 WHERE id = 1",
 	readTags: "SELECT tag, seq FROM cache_tag_seq WHERE tag IN (SELECT value FROM json_each(?1))",
+	since: "SELECT tag, seq FROM cache_tag_seq WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	unhandled: "SELECT tag, seq FROM cache_tag_seq WHERE seq > handled_seq ORDER BY seq LIMIT ?1",
 	// Marks [tag, seq] pairs handled, unless the tag was bumped again meanwhile.
 	markHandled:
@@ -70,9 +77,62 @@ export class TagSeqs {
 	/** The maximum each entry was last found valid against: unchanged maximum, unchanged validity. */
 	#validatedAt = new WeakMap<Entry, number>();
 	#pendingPublish = new Map<string, { value: number; done: Promise<void> }>();
+	/**
+	 * Every bump with a seq in (#coverFrom, #coverTo], read from D1 in the
+	 * background (tag → its latest seq): entries read at or after #coverFrom
+	 * are validated from memory while #coverTo has reached the maximum.
+	 */
+	#recent = new Map<string, number>();
+	#coverFrom = -1;
+	#coverTo = -1;
+	#deltaAt = Number.NEGATIVE_INFINITY;
+	#deltaRunning = false;
+	/** Validations answered from the bumps read from D1, without a KV look-up. */
+	deltaValidations = 0;
+
+	/** The range of seqs whose bumps this isolate holds (from D1), for stats. */
+	get coverage(): { from: number; to: number; tags: number } {
+		return { from: this.#coverFrom, to: this.#coverTo, tags: this.#recent.size };
+	}
 
 	constructor(options: TagSeqOptions) {
 		this.options = options;
+	}
+
+	/**
+	 * Whether the bumps known from D1 should be brought up to `max`: they lag
+	 * behind it, no refresh is running, and none ran in the last memo window.
+	 */
+	wantsDelta(max: number, now: number): boolean {
+		return !this.#deltaRunning && this.#coverTo < max && now - this.#deltaAt >= this.options.memoMs;
+	}
+
+	/**
+	 * Reads the bumps since the last refresh from D1 (one indexed query and the
+	 * counter, from one snapshot). The first refresh only starts coverage at
+	 * the counter; too many bumps at once start it again.
+	 */
+	async refreshDelta(readDelta: DeltaReader, now: number, limit = 1000): Promise<void> {
+		if (this.#deltaRunning) return;
+		this.#deltaRunning = true;
+		this.#deltaAt = now;
+		try {
+			if (this.#coverTo < 0) {
+				const { counter } = await readDelta(undefined, limit);
+				this.#coverFrom = this.#coverTo = counter;
+				return;
+			}
+			const { rows, counter } = await readDelta(this.#coverTo, limit);
+			if (rows.length > limit || this.#recent.size + rows.length > 50_000) {
+				this.#recent.clear();
+				this.#coverFrom = this.#coverTo = counter;
+				return;
+			}
+			for (const { tag, seq } of rows) this.#recent.set(tag, Math.max(seq, this.#recent.get(tag) ?? 0));
+			this.#coverTo = Math.max(this.#coverTo, counter);
+		} finally {
+			this.#deltaRunning = false;
+		}
 	}
 
 	/** The published maximum and floor, read from KV at most once per memo window. */
@@ -101,10 +161,24 @@ export class TagSeqs {
 	 * it invalidated after it was read. Fast path: read at or after the
 	 * published maximum, no per-tag look-up.
 	 */
-	async isValid(kv: KVNamespace, readCounter: () => Promise<number>, entry: Entry, now: number): Promise<boolean> {
+	async isValid(
+		kv: KVNamespace,
+		readCounter: () => Promise<number>,
+		entry: Entry,
+		now: number,
+		refresh?: (max: number) => void,
+	): Promise<boolean> {
 		const { max, floor } = await this.published(kv, readCounter, now);
 		if (entry.readSeq < floor) return false;
 		if (entry.readSeq >= max || this.#validatedAt.get(entry) === max) return true;
+		if (this.#coverFrom >= 0 && entry.readSeq >= this.#coverFrom && this.#coverTo >= max) {
+			this.deltaValidations++;
+			const r = entry.readSeq;
+			const valid = entry.tags.every((tag) => (this.#recent.get(tag) ?? 0) <= r && (this.#local.get(tag) ?? 0) <= r);
+			if (valid) this.#validatedAt.set(entry, max);
+			return valid;
+		}
+		if (refresh && this.wantsDelta(max, now)) refresh(max);
 		this.tagLookups++;
 		const seqs = await this.tagSeqs(kv, entry.tags, now);
 		const valid = entry.tags.every((tag) => (seqs.get(tag) ?? 0) <= entry.readSeq);
@@ -182,14 +256,15 @@ export class TagSeqs {
 			return pending.done;
 		}
 		const wait = Math.max(0, (this.#lastPublish.get(key) ?? Number.NEGATIVE_INFINITY) + 1000 - now);
-		const slot = { value, done: Promise.resolve() };
+		const slot: { value: number; done: Promise<void> } = { value, done: Promise.resolve() };
+		// Registered before the write starts, so a later value joins it until it is sent.
+		this.#pendingPublish.set(key, slot);
 		slot.done = (async () => {
 			if (wait > 0) await scheduler.wait(wait);
 			this.#pendingPublish.delete(key);
 			this.#lastPublish.set(key, Date.now());
 			await kv.put(key, String(slot.value));
 		})();
-		this.#pendingPublish.set(key, slot);
 		return slot.done;
 	}
 

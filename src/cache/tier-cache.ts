@@ -437,11 +437,29 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				() => this.#readCounter(scope.env),
 				entry,
 				this.#now(),
+				// Brings this isolate's copy of D1's recent bumps up to date, off the request's path.
+				() =>
+					scope.waitUntil(
+						this.seqs.refreshDelta((after, limit) => this.#readDelta(scope.env, after, limit), this.#now()),
+					),
 			);
 		} catch (err) {
 			this.#warn("seqs", err);
 			return undefined;
 		}
+	}
+
+	async #readDelta(env: E["Bindings"], after: number | undefined, limit: number) {
+		const d1 = this.#options.database(env);
+		if (after === undefined) return { rows: [], counter: await this.#readCounter(env) };
+		const [rows, counter] = await d1.batch<{ tag: string; seq: number; value: number }>([
+			d1.prepare(SEQ_SQL.since).bind(after, limit + 1),
+			d1.prepare(SEQ_SQL.read),
+		]);
+		return {
+			rows: (rows?.results ?? []).map((r) => ({ tag: r.tag, seq: Number(r.seq) })),
+			counter: counterValue(counter?.results[0]),
+		};
 	}
 
 	async #readCounter(env: E["Bindings"]): Promise<number> {
