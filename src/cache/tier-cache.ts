@@ -356,6 +356,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		waitUntil?: WaitUntil,
 	): Promise<void> {
 		this.seqs.noteLocal(seqs, floor);
+		// Keeps this isolate's copy of D1's bumps through the new seq, so its
+		// entries untouched by the change stay valid from memory (one indexed
+		// query; on failure, reads fall back to per-tag look-ups).
+		await this.seqs
+			.refreshDelta((after, limit) => this.#readDelta(env, after, limit), this.#now())
+			.catch((err) => this.#warn("seqs", err));
 		this.stats.purges.invalidations++;
 		this.stats.purges.tags += seqs.size;
 		this.stats.recordInvalidation(source, [...seqs.keys()], Math.max(floor, ...seqs.values()), floor > 0);
@@ -407,6 +413,11 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			...this.stats,
 			memory: { bytes: this.memory.bytes, entries: this.memory.size, maxBytes: this.memory.maxBytes },
 			inFlight: this.#flights.size,
+			validation: {
+				tagLookups: this.seqs.tagLookups,
+				fromRecentBumps: this.seqs.deltaValidations,
+				recentBumps: this.seqs.coverage,
+			},
 		};
 	}
 

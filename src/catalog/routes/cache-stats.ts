@@ -41,6 +41,11 @@ const CacheStats = z
 		tiers: z.object({ memory: counters, colo: counters, kv: counters }),
 		memory: z.object({ bytes: z.number(), entries: z.number(), maxBytes: z.number() }),
 		inFlight: z.number(),
+		validation: z.object({
+			tagLookups: z.number(),
+			fromRecentBumps: z.number(),
+			recentBumps: z.object({ from: z.number(), to: z.number(), tags: z.number() }),
+		}),
 	})
 	.openapi("CacheStats");
 
