@@ -6,6 +6,7 @@ import { cacheStatsRoutes } from "./catalog/routes/cache-stats";
 import { categoryRoutes } from "./catalog/routes/categories";
 import { productRoutes } from "./catalog/routes/products";
 import { reviewRoutes } from "./catalog/routes/reviews";
+import { topProductRoutes } from "./catalog/routes/top-products";
 import type { Db } from "./db/client";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
@@ -50,6 +51,7 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 	app.route("/", categoryRoutes(deps));
 	app.route("/", productRoutes(deps));
 	app.route("/", reviewRoutes(deps));
+	app.route("/", topProductRoutes(deps));
 	app.route("/", cacheStatsRoutes(deps));
 	app.route("/", webhookRoutes(deps));
 
@@ -71,7 +73,7 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 
 	app.notFound(onNotFound);
 	app.onError(onError);
-	return Object.assign(app, { cache });
+	return Object.assign(app, { cache, policies: deps.policies });
 }
 
 export type App = ReturnType<typeof createApp>;

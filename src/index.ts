@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { precomputeTopProducts } from "./catalog/precompute";
 import type { Bindings } from "./env";
 import { configuredPurgers, consumeDeadLetters, consumePurgeBatch } from "./purge/consumer";
 import { DELIVERY_RETENTION_MS } from "./purge/webhook";
@@ -15,6 +16,7 @@ export default {
 		const delay = Number(env.PURGE_REPURGE_DELAY_S ?? 60);
 		const result = await consumePurgeBatch(batch, env.PURGE_QUEUE, configuredPurgers(env, ctx), {
 			repurgeDelayS: Number.isInteger(delay) && delay >= 0 ? delay : 60,
+			rewarm: (target) => app.cache.rewarm(target, async (url) => app.fetch(new Request(url), env, ctx)),
 		});
 		console.log(JSON.stringify({ level: "info", component: "purge", ...result, tags: result.tags.length }));
 	},
@@ -22,11 +24,18 @@ export default {
 	// Finishes its work before returning, so `GET /__scheduled` answers after it.
 	async scheduled(_controller, env) {
 		const swept = await app.cache.sweep(env);
+		const precomputed = await precomputeTopProducts(env, app.cache, app.policies);
 		const pruned = await env.DB.prepare("DELETE FROM webhook_deliveries WHERE received_at < ?1")
 			.bind(Date.now() - DELIVERY_RETENTION_MS)
 			.run();
 		console.log(
-			JSON.stringify({ level: "info", component: "cron", swept, prunedDeliveries: pruned.meta.changes ?? 0 }),
+			JSON.stringify({
+				level: "info",
+				component: "cron",
+				swept,
+				topProducts: precomputed.scopes.length,
+				prunedDeliveries: pruned.meta.changes ?? 0,
+			}),
 		);
 	},
 } satisfies ExportedHandler<Bindings>;

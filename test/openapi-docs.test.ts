@@ -29,6 +29,7 @@ describe("GET /openapi.json", () => {
 				"POST /v1/products/{id}/reviews",
 				"GET /v1/_cache/stats",
 				"POST /v1/webhooks/purge",
+				"GET /v1/top-products",
 			].sort(),
 		);
 		const list = doc.paths["/v1/products"]?.get;

@@ -28,6 +28,13 @@ export interface CachePolicy {
 	keyQuery?: readonly string[];
 	/** XFetch's beta: > 0 refreshes hot keys early, before they expire; 0 turns it off. */
 	earlyRefreshBeta: number;
+	/**
+	 * What an invalidation does to an entry: "hard" (default) makes it
+	 * unusable; "soft" makes it stale, so for `staleWhileRevalidate` seconds
+	 * after this isolate first sees it invalidated it is served while exactly
+	 * one refresh runs, and never after.
+	 */
+	onInvalidate: "hard" | "soft";
 }
 
 export type PolicyOptions = Partial<Omit<CachePolicy, "name">> & { name: string };
@@ -42,6 +49,7 @@ export const DEFAULT_POLICY: Omit<CachePolicy, "name"> = {
 	notFoundTtl: 10,
 	tiers: TIERS,
 	earlyRefreshBeta: 1,
+	onInvalidate: "hard",
 };
 
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
@@ -75,6 +83,9 @@ export function definePolicy(
 		}
 	}
 	if (policy.ttl < 1) throw new Error(`cache policy '${policy.name}': ttl must be at least 1 second`);
+	if (policy.onInvalidate !== "hard" && policy.onInvalidate !== "soft") {
+		throw new Error(`cache policy '${policy.name}': onInvalidate must be "hard" or "soft"`);
+	}
 	for (const tier of policy.tiers) {
 		if (!TIERS.includes(tier)) throw new Error(`cache policy '${policy.name}': unknown tier '${tier}'`);
 	}

@@ -19,8 +19,18 @@ export class CacheStats {
 	requests = 0;
 	bypassed = 0;
 	notModified = 0;
-	origin = { loads: 0, errors: 0, coalesced: 0, unbatched: 0, earlyRefreshes: 0, backgroundRefreshes: 0 };
-	served = { staleWhileRevalidate: 0, staleIfError: 0, unavailable: 0 };
+	origin = {
+		loads: 0,
+		errors: 0,
+		coalesced: 0,
+		unbatched: 0,
+		earlyRefreshes: 0,
+		backgroundRefreshes: 0,
+		/** Origin loads per route (policy name). */
+		byRoute: {} as Record<string, number>,
+	};
+	served = { staleWhileRevalidate: 0, staleIfError: 0, softInvalidated: 0, unavailable: 0 };
+	rewarm = { keys: 0, skipped: 0 };
 	purges = { invalidations: 0, tags: 0, publishErrors: 0, enqueueErrors: 0 };
 	/** The last invalidations seen by this isolate, newest last. */
 	recent: { at: string; source: string; tags: string[]; seq: number; floor: boolean }[] = [];

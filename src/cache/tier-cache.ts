@@ -6,6 +6,7 @@ import { HTTPException } from "hono/http-exception";
 import { ColoCache } from "./colo-cache";
 import { type Entry, etagOf, inStaleIfError, inStaleWhileRevalidate, isFresh, ttlLeft } from "./entry";
 import { cacheStatus, edgePurgeTags, edgeTags, etagMatches, serverTiming, type TierOutcome } from "./headers";
+import { HotKeys } from "./hot-keys";
 import { buildKey } from "./key";
 import { KvCache } from "./kv-cache";
 import { MemoryLru } from "./memory-lru";
@@ -56,7 +57,7 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	 * Part of every key: change it and no entry written under the old value is
 	 * read again (a deploy that changes a response shape).
 	 */
-	version: (c: Context<E>) => string | Promise<string>;
+	version: (c?: Context<E>) => string | Promise<string>;
 	/** Cache API cache name (T2). Default "tiercache". */
 	cacheName?: string;
 	/** Opens the T2 cache. Default `caches.open`. */
@@ -76,6 +77,8 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	 * a queue. Rejecting leaves them for the cron.
 	 */
 	purge?: (env: E["Bindings"], target: PurgeTarget) => Promise<void>;
+	/** How many keys to track as hot, for re-warming. Default 512. */
+	hotKeys?: number;
 	/** Uniform random numbers in [0, 1), for early refresh. */
 	random?: () => number;
 	/** Wall clock (ms). */
@@ -118,7 +121,20 @@ interface RequestScope<E extends HonoEnv> {
 	c: Context<E>;
 	env: E["Bindings"];
 	waitUntil: (promise: Promise<unknown>) => void;
+	view?: (body: unknown) => unknown;
 }
+
+export interface ReadOptions {
+	/**
+	 * Derives the answer from the stored body at serve time (e.g. the first
+	 * `limit` items of a stored ranking), so one entry serves many views.
+	 * The ETag is computed over the derived body.
+	 */
+	view?: (body: unknown) => unknown;
+}
+
+/** Requests the engine makes to re-warm hot keys use this host; they do not count as heat. */
+export const REWARM_HOST = "rewarm.tiercache.invalid";
 
 /**
  * A tiered read-through cache for Hono + D1 routes: T1 memory → T2 Cache API
@@ -133,6 +149,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	readonly #defaults: Omit<CachePolicy, "name">;
 	readonly #colo: ColoCache;
 	readonly #flights = new SingleFlight<{ entry: Entry; storable: boolean }>();
+	readonly hotKeys: HotKeys;
+	/** When this isolate first found an entry (key, readSeq) invalidated, for soft invalidation. */
+	#softSince = new Map<string, number>();
+	#lastOriginError = Number.NEGATIVE_INFINITY;
 	readonly #kvLastWrite = new Map<string, number>();
 	readonly #random: () => number;
 	readonly #now: () => number;
@@ -144,6 +164,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.memory = new MemoryLru(options.memoryBytes ?? 16 * 1024 * 1024);
 		this.seqs = new TagSeqs({ memoMs: options.memoMs ?? 1000, floorThreshold: options.floorThreshold ?? 64 });
 		this.#colo = new ColoCache(options.cacheName ?? "tiercache", options.openCache);
+		this.hotKeys = new HotKeys(options.hotKeys ?? 512);
 		this.#random = options.random ?? Math.random;
 		this.#now = options.now ?? Date.now;
 	}
@@ -158,15 +179,26 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * the loader (one load per key per isolate at a time), and stores the
 	 * answer in the tiers above in `waitUntil`.
 	 */
-	async read<L extends Loaded>(c: Context<E>, policy: CachePolicy, load: Loader<Db, L>): Promise<ReadResponse<L>> {
-		return (await this.#serve(c, policy, load)) as unknown as ReadResponse<L>;
+	async read<L extends Loaded>(
+		c: Context<E>,
+		policy: CachePolicy,
+		load: Loader<Db, L>,
+		options: ReadOptions = {},
+	): Promise<ReadResponse<L>> {
+		return (await this.#serve(c, policy, load, options)) as unknown as ReadResponse<L>;
 	}
 
-	async #serve<L extends Loaded>(c: Context<E>, policy: CachePolicy, load: Loader<Db, L>): Promise<Response> {
+	async #serve<L extends Loaded>(
+		c: Context<E>,
+		policy: CachePolicy,
+		load: Loader<Db, L>,
+		options: ReadOptions,
+	): Promise<Response> {
 		const scope: RequestScope<E> = {
 			c,
 			env: c.env,
 			waitUntil: (promise) => c.executionCtx.waitUntil(promise.catch((err) => this.#warn("background", err))),
+			view: options.view,
 		};
 		this.stats.requests++;
 		if (bypasses(c)) return this.#bypass(scope, policy, load);
@@ -204,6 +236,15 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				outcomes.push({ tier, kind: "miss", stored: false });
 			} else if (!valid) {
 				counters.invalidated++;
+				const softFor = policy.onInvalidate === "soft" ? this.#softStale(key, entry, policy, now) : -1;
+				if (softFor >= 0) {
+					// Soft invalidation: stale, not gone. Served while one refresh runs.
+					counters.stale++;
+					this.stats.served.softInvalidated++;
+					outcomes.push({ tier, kind: "hit", ttl: -1 - softFor, detail: "invalidated" });
+					this.#refreshInBackground(scope, policy, key, load);
+					return this.#respond(scope, policy, entry, outcomes, timings, key);
+				}
 				if (tier === "memory") this.memory.delete(key);
 				outcomes.push({ tier, kind: "invalid", stored: false });
 			} else if (isFresh(entry, now)) {
@@ -214,14 +255,14 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 					this.stats.origin.earlyRefreshes++;
 					this.#refreshInBackground(scope, policy, key, load);
 				}
-				return this.#respond(scope, policy, entry, outcomes, timings);
+				return this.#respond(scope, policy, entry, outcomes, timings, key);
 			} else if (inStaleWhileRevalidate(entry, now)) {
 				counters.hits++;
 				counters.stale++;
 				this.stats.served.staleWhileRevalidate++;
 				outcomes.push({ tier, kind: "hit", ttl: ttlLeft(entry, now), detail: "stale-while-revalidate" });
 				this.#refreshInBackground(scope, policy, key, load);
-				return this.#respond(scope, policy, entry, outcomes, timings);
+				return this.#respond(scope, policy, entry, outcomes, timings, key);
 			} else {
 				counters.misses++;
 				if (!staleCandidate && inStaleIfError(entry, now)) staleCandidate = { entry, tier };
@@ -235,7 +276,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			const entry = await this.#load(scope, policy, key, load);
 			timings.push(["origin", performance.now() - started]);
 			for (const outcome of outcomes) if ("stored" in outcome) outcome.stored = entry.storable;
-			return this.#respond(scope, policy, entry.entry, outcomes, timings);
+			return this.#respond(scope, policy, entry.entry, outcomes, timings, key);
 		} catch (err) {
 			timings.push(["origin", performance.now() - started]);
 			const now = this.#now();
@@ -245,7 +286,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				this.stats.served.staleIfError++;
 				const index = outcomes.findIndex((o) => o.tier === tier);
 				outcomes[index] = { tier, kind: "hit", ttl: ttlLeft(entry, now), detail: "stale-if-error" };
-				return this.#respond(scope, policy, entry, outcomes.slice(0, index + 1), timings);
+				return this.#respond(scope, policy, entry, outcomes.slice(0, index + 1), timings, key);
 			}
 			this.stats.served.unavailable++;
 			throw err instanceof HTTPException ? err : new OriginUnavailableError(err);
@@ -421,6 +462,78 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		};
 	}
 
+	/**
+	 * Seconds since this isolate first found the entry invalidated, while that
+	 * is inside the policy's stale-while-revalidate window; -1 after it.
+	 */
+	#softStale(key: string, entry: Entry, policy: CachePolicy, now: number): number {
+		const id = `${key}#${entry.readSeq}#${entry.storedAt}`;
+		let since = this.#softSince.get(id);
+		if (since === undefined) {
+			if (this.#softSince.size >= 10_000) this.#softSince.clear();
+			since = now;
+			this.#softSince.set(id, since);
+		}
+		const elapsed = Math.floor((now - since) / 1000);
+		return now - since < policy.staleWhileRevalidate * 1000 ? elapsed : -1;
+	}
+
+	/**
+	 * Loads a key ahead of demand and stores it in every tier of the policy, as
+	 * a request for `query` (and `params`) would: a cron precomputing an
+	 * expensive answer. Waits for the stores.
+	 */
+	async prefill<L extends Loaded>(
+		env: E["Bindings"],
+		policy: CachePolicy,
+		inputs: { params?: Record<string, unknown>; query?: Record<string, unknown> },
+		load: Loader<Db, L>,
+	): Promise<Entry> {
+		const key = buildKey({
+			version: await this.#options.version(),
+			route: policy.name,
+			params: inputs.params ?? {},
+			query: inputs.query ?? {},
+			keyQuery: policy.keyQuery,
+		});
+		const pending: Promise<unknown>[] = [];
+		// No request: nothing is rendered, so the scope has no context.
+		const scope = { env, waitUntil: (p: Promise<unknown>) => pending.push(p) } as unknown as RequestScope<E>;
+		const { entry, batched } = await this.#fill(scope, policy, load);
+		if (batched) this.#store(scope, policy.tiers, key, entry);
+		await Promise.all(pending);
+		return entry;
+	}
+
+	/**
+	 * Re-warms the hottest keys that an invalidation touched, by requesting
+	 * them again through `fetchPath` (the app), so their next visitor gets a
+	 * hit. At most `max` keys and `budgetMs`, one at a time; skipped while the
+	 * origin has failed in the last 30 s.
+	 */
+	async rewarm(
+		target: PurgeTarget,
+		fetchPath: (url: string) => Promise<Response>,
+		{ max = 20, budgetMs = 5_000 }: { max?: number; budgetMs?: number } = {},
+	): Promise<{ rewarmed: number; skipped: boolean }> {
+		if (this.#now() - this.#lastOriginError < 30_000) {
+			this.stats.rewarm.skipped++;
+			return { rewarmed: 0, skipped: true };
+		}
+		const tags = "tags" in target ? new Set(target.tags) : undefined;
+		const started = Date.now();
+		let rewarmed = 0;
+		for (const hot of this.hotKeys.hottest(tags, max)) {
+			if (Date.now() - started > budgetMs) break;
+			const response = await fetchPath(`https://${REWARM_HOST}${hot.path}`);
+			await response.body?.cancel();
+			if (response.status >= 500) break;
+			rewarmed++;
+		}
+		this.stats.rewarm.keys += rewarmed;
+		return { rewarmed, skipped: false };
+	}
+
 	// ---- tiers ---------------------------------------------------------
 
 	/** An entry, undefined for a miss, null when the tier failed (a miss that is counted as an error). */
@@ -569,11 +682,13 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const storedAt = this.#now();
 		const loadStarted = Date.now(); // real time: early refresh weighs the real cost of a load
 		this.stats.origin.loads++;
+		this.stats.origin.byRoute[policy.name] = (this.stats.origin.byRoute[policy.name] ?? 0) + 1;
 		let loaded: L;
 		try {
 			loaded = await load(origin);
 		} catch (err) {
 			this.stats.origin.errors++;
+			this.#lastOriginError = this.#now();
 			throw err;
 		}
 		const body = JSON.stringify(loaded.body);
@@ -620,7 +735,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			this.stats.served.unavailable++;
 			throw err instanceof HTTPException ? err : new OriginUnavailableError(err);
 		}
-		return scope.c.body(entry.body, entry.status, {
+		const body = scope.view && entry.status === 200 ? JSON.stringify(scope.view(JSON.parse(entry.body))) : entry.body;
+		return scope.c.body(body, entry.status, {
 			"Content-Type": "application/json",
 			"Cache-Control": "private, no-store",
 			ETag: entry.etag,
@@ -629,14 +745,23 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		});
 	}
 
-	#respond(
+	async #respond(
 		scope: RequestScope<E>,
 		policy: CachePolicy,
 		entry: Entry,
 		outcomes: TierOutcome[],
 		timings: [string, number][],
-	): Response {
+		key: string,
+	): Promise<Response> {
 		const now = this.#now();
+		const url = new URL(scope.c.req.url);
+		if (url.hostname !== REWARM_HOST) this.hotKeys.record(key, url.pathname + url.search, entry.tags);
+		let body = entry.body;
+		let etag = entry.etag;
+		if (scope.view && entry.status === 200) {
+			body = JSON.stringify(scope.view(JSON.parse(entry.body)));
+			etag = await etagOf(body);
+		}
 		const notFound = entry.status === 404;
 		const cdnMaxAge = Math.max(0, ttlLeft(entry, now));
 		const windows = notFound
@@ -645,7 +770,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const { tags } = edgeTags(entry.tags);
 		const headers: Record<string, string> = {
 			"Content-Type": "application/json",
-			ETag: entry.etag,
+			ETag: etag,
 			"Cache-Control": `public, max-age=${notFound ? 0 : policy.browserTtl}`,
 			"CDN-Cache-Control": `max-age=${cdnMaxAge}${windows}`,
 			"Cloudflare-CDN-Cache-Control": `max-age=${notFound ? cdnMaxAge : Math.max(cdnMaxAge, policy.edgeTtl)}${windows}`,
@@ -654,13 +779,13 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			"Cache-Status": cacheStatus(outcomes),
 			"Server-Timing": serverTiming(timings),
 		};
-		if (!notFound && etagMatches(scope.c.req.header("If-None-Match"), entry.etag)) {
+		if (!notFound && etagMatches(scope.c.req.header("If-None-Match"), etag)) {
 			this.stats.notModified++;
 			const { "Content-Type": _, ...notModified } = headers;
 			return scope.c.body(null, 304, notModified);
 		}
 		// Through the context, so headers set earlier (request id, …) are kept.
-		return scope.c.body(entry.body, entry.status, headers);
+		return scope.c.body(body, entry.status, headers);
 	}
 
 	/** Logs a degraded dependency at most once a minute per kind; the read goes on. */

@@ -44,6 +44,18 @@ export function catalogPolicies(cache: CatalogCache) {
 		products: cache.policy({ name: "products", ttl: 60 }),
 		product: cache.policy({ name: "product", ttl: 120 }),
 		reviews: cache.policy({ name: "reviews", ttl: 60 }),
+		// A precomputed ranking: the cron keeps it current (src/catalog/precompute.ts),
+		// so it lives long, one entry per scope serves every `limit`, and an
+		// invalidation turns it stale (served while one refresh runs) instead of
+		// making a visitor wait for the aggregate.
+		topProducts: cache.policy({
+			name: "top-products",
+			ttl: 86_400,
+			staleWhileRevalidate: 3_600,
+			keyQuery: ["category"],
+			onInvalidate: "soft",
+			earlyRefreshBeta: 0,
+		}),
 	};
 }
 export type CatalogPolicies = ReturnType<typeof catalogPolicies>;

@@ -58,6 +58,11 @@ export const ProductListQuery = z.strictObject({
 	limit: limitParam(20),
 });
 
+export const TopProductsQuery = z.strictObject({
+	category: slug.optional().openapi({ description: "Category slug; the overall ranking when absent." }),
+	limit: limitParam(10),
+});
+
 export const ReviewListQuery = z.strictObject({ page: pageParam, limit: limitParam(20) });
 
 // Few enough to fit on one page by default.

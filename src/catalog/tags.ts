@@ -6,6 +6,7 @@ export const tags = {
 	products: "products",
 	product: (id: number) => `product:${id}`,
 	productReviews: (productId: number) => `reviews:product:${productId}`,
+	topProducts: "top-products",
 } as const;
 
 /**

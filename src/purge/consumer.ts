@@ -1,3 +1,4 @@
+import type { PurgeTarget } from "../cache/tier-cache";
 import type { Bindings } from "../env";
 import { PermanentPurgeError, type Purger, RetryablePurgeError, workersCachePurger, zonePurger } from "./purgers";
 import { type PurgeMessage, parsePurgeMessage } from "./queue";
@@ -50,6 +51,8 @@ export interface ConsumeOptions {
 	/** Seconds before the one delayed re-purge (the KV propagation window). */
 	repurgeDelayS: number;
 	random?: () => number;
+	/** Reloads the hottest keys the purge touched, so their next visitor gets a hit. */
+	rewarm?: (target: PurgeTarget) => Promise<{ rewarmed: number; skipped: boolean }>;
 }
 
 /** Exponential back-off with jitter, honouring Retry-After: seconds before the next attempt. */
@@ -72,6 +75,8 @@ export interface ConsumeResult {
 	repurge?: { delaySeconds: number };
 	/** Messages retried, with their delays. */
 	retries?: { id: string; delaySeconds: number }[];
+	/** Hot keys reloaded after the purge. */
+	rewarmed?: number;
 }
 
 export async function consumePurgeBatch(
@@ -124,7 +129,13 @@ export async function consumePurgeBatch(
 		repurge = { delaySeconds: options.repurgeDelayS };
 	}
 	for (const { message } of valid) message.ack();
-	return { tags, everything, outcome: "purged", repurge };
+	let rewarmed: number | undefined;
+	if (options.rewarm && firstTime.length > 0) {
+		// After the purge: a reload must not be purged again by this batch.
+		const result = await options.rewarm(everything ? { everything: true } : { tags }).catch(() => undefined);
+		rewarmed = result?.rewarmed;
+	}
+	return { tags, everything, outcome: "purged", repurge, rewarmed };
 }
 
 /** The dead-letter queue: a purge that failed every retry. Logged as an alert, never dropped silently. */

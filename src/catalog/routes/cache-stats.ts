@@ -27,8 +27,15 @@ const CacheStats = z
 			unbatched: z.number(),
 			earlyRefreshes: z.number(),
 			backgroundRefreshes: z.number(),
+			byRoute: z.record(z.string(), z.number()),
 		}),
-		served: z.object({ staleWhileRevalidate: z.number(), staleIfError: z.number(), unavailable: z.number() }),
+		served: z.object({
+			staleWhileRevalidate: z.number(),
+			staleIfError: z.number(),
+			softInvalidated: z.number(),
+			unavailable: z.number(),
+		}),
+		rewarm: z.object({ keys: z.number(), skipped: z.number() }),
 		purges: z.object({
 			invalidations: z.number(),
 			tags: z.number(),
