@@ -155,3 +155,17 @@ describe("KV discipline", () => {
 		expect(await tagSeqKey("t".repeat(1024))).toMatch(/^seq:t#[0-9a-f]{64}$/);
 	});
 });
+
+describe("HotKeys", () => {
+	it("keeps the most requested keys in bounded memory and finds them by tag", async () => {
+		const { HotKeys } = await import("../src/cache/hot-keys");
+		const hot = new HotKeys(4);
+		for (let i = 0; i < 10; i++) hot.record("a", "/a", ["product:1"]);
+		for (let i = 0; i < 5; i++) hot.record("b", "/b", ["product:2", "products"]);
+		for (const k of ["c", "d", "e", "f", "g"]) hot.record(k, `/${k}`, ["x"]);
+		expect(hot.size).toBeLessThanOrEqual(4);
+		expect(hot.hottest(undefined, 2).map((h) => h.key)).toEqual(["a", "b"]);
+		expect(hot.hottest(new Set(["products"]), 10).map((h) => h.path)).toEqual(["/b"]);
+		expect(hot.hottest(new Set(["nothing"]), 10)).toEqual([]);
+	});
+});
