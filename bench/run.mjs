@@ -369,6 +369,71 @@ if (variants.includes("tiercache")) {
 	log(`two locations: the other location served fresh data ${convergenceMs} ms after the purge`);
 }
 
+// ---- re-warm: the first read of hot keys after a write ---------------------
+
+if (variants.includes("tiercache")) {
+	const hotKeys = 20;
+	results.rewarm = { hotKeys };
+	for (const mode of ["on", "off"]) {
+		const mf = miniflare(copyState(`rewarm-${mode}`), "tiercache", {
+			bindings: {
+				BENCH_VARIANT: "tiercache",
+				BENCH_REWARM: mode,
+				ENVIRONMENT: "development",
+				ORIGIN_DELAY_MS: String(config.originDelayMs),
+				ADMIN_TOKEN,
+				PURGE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+			},
+			queueConsumers: { "tiercache-purge": { maxBatchSize: 100, maxBatchTimeout: 1 } },
+		});
+		const base = (await mf.ready).origin;
+		const ids = Array.from({ length: hotKeys }, (_, i) => i + 1);
+		for (let round = 0; round < 3; round++)
+			for (const id of ids) await (await fetch(`${base}/v1/products/${id}`)).text();
+		const before = (await benchStats(base)).queue.batches;
+		const written = new Map();
+		for (const id of ids) {
+			const res = await fetch(`${base}/v1/products/${id}`, {
+				method: "PATCH",
+				headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+				body: JSON.stringify({ stock: 900 + id }),
+			});
+			written.set(id, (await res.json()).data.stock);
+		}
+		// Wait for the purge queue to drain: batches seen, then none for 1.5 s.
+		const deadline = performance.now() + 20_000;
+		let seen = before;
+		let quietSince = performance.now();
+		while (performance.now() < deadline) {
+			await new Promise((r) => setTimeout(r, 100));
+			const batches = (await benchStats(base)).queue.batches;
+			if (batches !== seen) {
+				seen = batches;
+				quietSince = performance.now();
+			} else if (batches > before && performance.now() - quietSince > 1_500) break;
+		}
+		let hits = 0;
+		let fresh = 0;
+		for (const id of ids) {
+			const res = await fetch(`${base}/v1/products/${id}`);
+			const body = await res.json();
+			if (servedBy(res.headers) !== "origin") hits++;
+			if (body.data.stock === written.get(id)) fresh++;
+		}
+		const stats = await benchStats(base);
+		await mf.dispose();
+		results.rewarm[mode === "on" ? "withRewarm" : "withoutRewarm"] = {
+			firstReadHits: hits,
+			fresh,
+			rewarmed: stats.queue.rewarmed,
+		};
+	}
+	log(
+		`re-warm: first reads of ${hotKeys} hot keys after a write: ${results.rewarm.withRewarm.firstReadHits} hits with re-warm, ` +
+			`${results.rewarm.withoutRewarm.firstReadHits} without`,
+	);
+}
+
 results.durationS = round((performance.now() - started) / 1000, 1);
 results.machine = {
 	cpus: os.cpus().length,

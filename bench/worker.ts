@@ -12,11 +12,13 @@ import { toPage } from "../src/db/pagination";
 import { listProducts, productById } from "../src/db/products";
 import { listReviews } from "../src/db/reviews";
 import type { AppEnv, Bindings } from "../src/env";
+import { consumePurgeBatch } from "../src/purge/consumer";
 
-type BenchEnv = Bindings & { BENCH_VARIANT?: string };
+type BenchEnv = Bindings & { BENCH_VARIANT?: string; BENCH_REWARM?: string };
 
 const tiercache = createApp();
 const counters = { reads: 0, originLoads: 0, hits: { memory: 0, colo: 0, kv: 0 } };
+const queue = { batches: 0, rewarmed: 0 };
 
 const CONSTANT_BODY = JSON.stringify({
 	data: {
@@ -95,6 +97,7 @@ function stats(variant: string) {
 			reads: s.requests,
 			originLoads: s.origin.loads,
 			hits: { memory: s.tiers.memory.hits, colo: s.tiers.colo.hits, kv: s.tiers.kv.hits },
+			queue,
 		};
 	}
 	if (variant === "hono-cache") {
@@ -124,5 +127,19 @@ export default {
 			default:
 				return json(`{"error":"unknown BENCH_VARIANT ${variant}"}`, 500);
 		}
+	},
+
+	// The purge queue as the Worker runs it (no edge purgers locally), with
+	// re-warm unless BENCH_REWARM=off.
+	async queue(batch, env, ctx) {
+		const result = await consumePurgeBatch(batch, env.PURGE_QUEUE, [], {
+			repurgeDelayS: 60,
+			rewarm:
+				env.BENCH_REWARM === "off"
+					? undefined
+					: (target) => tiercache.cache.rewarm(target, async (url) => tiercache.fetch(new Request(url), env, ctx)),
+		});
+		queue.batches++;
+		queue.rewarmed += result.rewarmed ?? 0;
 	},
 } satisfies ExportedHandler<BenchEnv>;

@@ -41,6 +41,13 @@ export function renderTable(results) {
 				`(converged: ${results.twoLocations.converged}; the purging location fresh at once: ${results.twoLocations.sameLocationFresh})`,
 		);
 	}
+	if (results.rewarm?.withRewarm) {
+		const { withRewarm: on, withoutRewarm: off, hotKeys } = results.rewarm;
+		lines.push(
+			`re-warm: first read of ${hotKeys} hot keys after a write: ${on.firstReadHits} hits (${on.fresh} fresh) with re-warm, ` +
+				`${off.firstReadHits} hits (${off.fresh} fresh) without`,
+		);
+	}
 	const tiers = Object.entries(results.tierLatency ?? {}).filter(([, t]) => t.p50Ms !== undefined);
 	if (tiers.length) {
 		lines.push(

@@ -41,7 +41,7 @@ export interface PublishedSeqs {
 export const SEQ_SQL = {
 	read: "SELECT value FROM cache_seq WHERE id = 1",
 	bump: "UPDATE cache_seq SET value = value + 1 WHERE id = 1",
-	readTags: "SELECT tag, seq FROM cache_tag_seq WHERE tag IN (SELECT value FROM json_each(?1))",
+	readTags: "SELECT tag, seq, handled_seq FROM cache_tag_seq WHERE tag IN (SELECT value FROM json_each(?1))",
 	since: "SELECT tag, seq FROM cache_tag_seq WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	unhandled: "SELECT tag, seq FROM cache_tag_seq WHERE seq > handled_seq ORDER BY seq LIMIT ?1",
 	// Marks [tag, seq] pairs handled, unless the tag was bumped again meanwhile.
@@ -215,6 +215,7 @@ export class TagSeqs {
 
 	/** Records an invalidation seen by this isolate, effective at once for its reads. */
 	noteLocal(seqs: ReadonlyMap<string, number>, floor = 0): void {
+		if (seqs.size === 0 && floor === 0) return;
 		const max = Math.max(floor, ...seqs.values());
 		if (floor > 0 || seqs.size > this.options.floorThreshold) this.#localFloor = Math.max(this.#localFloor, max);
 		else for (const [tag, seq] of seqs) this.#local.set(tag, Math.max(seq, this.#local.get(tag) ?? 0));

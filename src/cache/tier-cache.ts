@@ -353,8 +353,16 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const unique = [...new Set(tags)];
 		if (unique.length === 0) return;
 		const d1 = this.#options.database(env);
-		const rows = await d1.prepare(SEQ_SQL.readTags).bind(JSON.stringify(unique)).all<{ tag: string; seq: number }>();
-		await this.#propagate(env, new Map(rows.results.map((r) => [r.tag, Number(r.seq)])), 0, "write", waitUntil);
+		const rows = await d1
+			.prepare(SEQ_SQL.readTags)
+			.bind(JSON.stringify(unique))
+			.all<{ tag: string; seq: number; handled_seq: number }>();
+		// This isolate learns every tag's current seq; only bumps nobody has
+		// handled yet (this write's, normally) are published, purged and re-warmed.
+		this.seqs.noteLocal(new Map(rows.results.map((r) => [r.tag, Number(r.seq)])));
+		const unhandled = rows.results.filter((r) => Number(r.seq) > Number(r.handled_seq));
+		if (unhandled.length === 0) return;
+		await this.#propagate(env, new Map(unhandled.map((r) => [r.tag, Number(r.seq)])), 0, "write", waitUntil);
 	}
 
 	/**
