@@ -762,8 +762,11 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		key: string,
 	): Promise<Response> {
 		const now = this.#now();
-		const url = new URL(scope.c.req.url);
-		if (url.hostname !== REWARM_HOST) this.hotKeys.record(key, url.pathname + url.search, entry.tags);
+		const raw = scope.c.req.url;
+		if (!raw.includes(REWARM_HOST)) {
+			const query = raw.indexOf("?");
+			this.hotKeys.record(key, scope.c.req.path + (query >= 0 ? raw.slice(query) : ""), entry.tags);
+		}
 		let body = entry.body;
 		let etag = entry.etag;
 		if (scope.view && entry.status === 200) {
