@@ -58,7 +58,7 @@ const number = (name, value, min, max) => {
 };
 const config = {
 	originDelayMs: number("origin-delay", args["origin-delay"], 0, 5000),
-	durationS: number("duration", args.duration ?? (args.quick ? 5 : 20), 1, 600),
+	durationS: number("duration", args.duration ?? (args.quick ? 4 : 20), 1, 600),
 	warmupS: args.quick ? 1 : 3,
 	connections: number("connections", args.connections ?? (args.quick ? 16 : 32), 1, 256),
 	zipfS: 1.1,
