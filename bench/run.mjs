@@ -406,8 +406,8 @@ if (variants.includes("tiercache")) {
 		let quietSince = performance.now();
 		while (performance.now() < deadline) {
 			await new Promise((r) => setTimeout(r, 100));
-			const batches = (await benchStats(base)).queue.batches;
-			if (batches !== seen) {
+			const { batches, running } = (await benchStats(base)).queue;
+			if (batches !== seen || running > 0) {
 				seen = batches;
 				quietSince = performance.now();
 			} else if (batches > before && performance.now() - quietSince > 1_500) break;

@@ -18,7 +18,7 @@ type BenchEnv = Bindings & { BENCH_VARIANT?: string; BENCH_REWARM?: string };
 
 const tiercache = createApp();
 const counters = { reads: 0, originLoads: 0, hits: { memory: 0, colo: 0, kv: 0 } };
-const queue = { batches: 0, rewarmed: 0 };
+const queue = { batches: 0, running: 0, rewarmed: 0 };
 
 const CONSTANT_BODY = JSON.stringify({
 	data: {
@@ -132,6 +132,7 @@ export default {
 	// The purge queue as the Worker runs it (no edge purgers locally), with
 	// re-warm unless BENCH_REWARM=off.
 	async queue(batch, env, ctx) {
+		queue.running++;
 		const result = await consumePurgeBatch(batch, env.PURGE_QUEUE, [], {
 			repurgeDelayS: 60,
 			rewarm:
@@ -140,6 +141,7 @@ export default {
 					: (target) => tiercache.cache.rewarm(target, async (url) => tiercache.fetch(new Request(url), env, ctx)),
 		});
 		queue.batches++;
+		queue.running--;
 		queue.rewarmed += result.rewarmed ?? 0;
 	},
 } satisfies ExportedHandler<BenchEnv>;
