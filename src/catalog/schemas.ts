@@ -1,13 +1,16 @@
 import { z } from "@hono/zod-openapi";
 import { PRODUCT_SORTS } from "../db/products";
 
-// Printable text: no control characters other than tab and newlines.
+// Printable text: no control characters other than tab and newlines, and
+// well-formed Unicode (no lone surrogates, which UTF-8 storage would mangle).
 const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const text = (max: number) =>
 	z
 		.string()
 		.max(max)
-		.refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters");
+		.refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters")
+		.refine((s) => !LONE_SURROGATE.test(s), "must be well-formed Unicode");
 const line = (min: number, max: number) =>
 	text(max)
 		.min(min)

@@ -24,11 +24,20 @@ export function testApp(options: Partial<TierCacheOptions<AppEnv, Db>> & { share
 			...cacheOptions,
 		},
 	});
-	/** Sends a request and waits for its waitUntil work (tier writes, publishing). */
-	async function request(path: string, init: RequestInit = {}, bindings: Partial<typeof env> = {}): Promise<Response> {
+	/**
+	 * Sends a request and (unless `wait` is false) waits for its waitUntil
+	 * work: tier writes, publishing (which KV's one-write-per-second rule may
+	 * delay by up to a second).
+	 */
+	async function request(
+		path: string,
+		init: RequestInit = {},
+		bindings: Partial<typeof env> = {},
+		{ wait = true }: { wait?: boolean } = {},
+	): Promise<Response> {
 		const ctx = createExecutionContext();
 		const res = await app.fetch(new Request(`http://tiercache.test${path}`, init), { ...env, ...bindings }, ctx);
-		await waitOnExecutionContext(ctx);
+		if (wait) await waitOnExecutionContext(ctx);
 		return res;
 	}
 	return { app, cache: app.cache, clock, request, advance: (ms: number) => (clock.now += ms) };
