@@ -70,6 +70,8 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	floorThreshold?: number;
 	/** Policy defaults for this app, over the engine's. */
 	defaults?: Partial<Omit<CachePolicy, "name">>;
+	/** How long a request waits for the origin before treating it as failed (ms). Default 10,000. */
+	originTimeoutMs?: number;
 	/** Delay before each origin load (ms); for local benchmarks. */
 	originDelayMs?: (env: E["Bindings"]) => number;
 	/**
@@ -692,12 +694,22 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.stats.origin.loads++;
 		this.stats.origin.byRoute[policy.name] = (this.stats.origin.byRoute[policy.name] ?? 0) + 1;
 		let loaded: L;
+		const timeoutMs = this.#options.originTimeoutMs ?? 10_000;
+		let timer: ReturnType<typeof setTimeout> | null = null;
 		try {
-			loaded = await load(origin);
+			// A slow origin counts as a failing one: stale-if-error answers, or 503.
+			loaded = await Promise.race([
+				load(origin),
+				new Promise<never>((_, reject) => {
+					timer = setTimeout(() => reject(new Error(`origin load took longer than ${timeoutMs} ms`)), timeoutMs);
+				}),
+			]);
 		} catch (err) {
 			this.stats.origin.errors++;
 			this.#lastOriginError = this.#now();
 			throw err;
+		} finally {
+			if (timer !== null) clearTimeout(timer);
 		}
 		const body = JSON.stringify(loaded.body);
 		const notFound = loaded.status === 404;
