@@ -119,9 +119,9 @@ async function worker(until) {
 					headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
 					body: JSON.stringify({ stock: Math.floor(random.next() * 1000) }),
 				});
-				const body = await res.json();
-				note(res.status, `PATCH /v1/products/${id}`);
-				if (res.status === 200) stale.acknowledge(id, body.data.updatedAt, performance.now());
+				const text = await res.text();
+				note(res.status, `PATCH /v1/products/${id}: ${text.slice(0, 120)}`);
+				if (res.status === 200) stale.acknowledge(id, JSON.parse(text).data.updatedAt, performance.now());
 				continue;
 			}
 			const r = random.next();
@@ -136,12 +136,12 @@ async function worker(until) {
 			const res = await fetch(base + path);
 			const text = await res.text();
 			histogram.recordMs(performance.now() - issuedAt);
-			note(res.status, path);
+			note(res.status, `${path}: ${text.slice(0, 120)}`);
 			if (res.status === 200 && !path.includes("reviews") && !path.includes("top-products")) {
 				stale.check(productsIn(JSON.parse(text)), issuedAt);
 			}
 		} catch (err) {
-			note(599, `network: ${err.cause?.message ?? err.message}`);
+			note(599, `request failed: ${err.cause?.message ?? err.message}`);
 		}
 	}
 }

@@ -61,12 +61,7 @@ export function retryDelaySeconds(attempts: number, retryAfterS: number | undefi
 	return Math.min(43_200, Math.max(1, Math.ceil(Math.max(backoff, retryAfterS ?? 0))));
 }
 
-/**
- * One batch of the purge queue: tags deduplicated across messages and sent
- * to every purger in calls of at most 100; on a retryable failure every
- * message is retried with back-off (then dead-lettered by the queue); on
- * success, each first-time message schedules one delayed re-purge.
- */
+/** What one batch did, for logs and tests. */
 export interface ConsumeResult {
 	tags: string[];
 	everything: boolean;
@@ -79,6 +74,12 @@ export interface ConsumeResult {
 	rewarmed?: number;
 }
 
+/**
+ * One batch of the purge queue: tags deduplicated across messages and sent
+ * to every purger in calls of at most 100; on a retryable failure every
+ * message is retried with back-off (then dead-lettered by the queue); on
+ * success, each first-time message schedules one delayed re-purge.
+ */
 export async function consumePurgeBatch(
 	batch: MessageBatch<unknown>,
 	queue: Queue,
