@@ -16,6 +16,7 @@ export default defineConfig(async () => {
 						TEST_MIGRATIONS: migrations,
 						ENVIRONMENT: "production",
 						ORIGIN_DELAY_MS: "0",
+						LOG_REQUESTS: "off",
 						ADMIN_TOKEN: "test-admin-token",
 						PURGE_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 					},

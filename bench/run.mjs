@@ -117,6 +117,8 @@ function miniflare(state, variant, extra = {}) {
 		cachePersist: false,
 		bindings: {
 			BENCH_VARIANT: variant,
+			// The baselines log nothing either.
+			LOG_REQUESTS: "off",
 			ENVIRONMENT: "development",
 			ORIGIN_DELAY_MS: String(config.originDelayMs),
 			ADMIN_TOKEN,
@@ -379,6 +381,7 @@ if (variants.includes("tiercache")) {
 			bindings: {
 				BENCH_VARIANT: "tiercache",
 				BENCH_REWARM: mode,
+				LOG_REQUESTS: "off",
 				ENVIRONMENT: "development",
 				ORIGIN_DELAY_MS: String(config.originDelayMs),
 				ADMIN_TOKEN,

@@ -10,6 +10,7 @@ import { topProductRoutes } from "./catalog/routes/top-products";
 import type { Db } from "./db/client";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
+import { requestLog } from "./http/request-log";
 import { createRouter } from "./http/router";
 import { webhookRoutes } from "./purge/webhook";
 
@@ -28,40 +29,44 @@ const OPENAPI_INFO = {
  * counters): the Worker makes one per isolate; tests make fresh ones.
  */
 export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<AppEnv, Db>> } = {}) {
-	const app = createRouter();
+	const base = createRouter();
 	// The key version: the manual schema version plus a digest of the OpenAPI
 	// document, so a deploy that changes any response shape starts new keys.
 	let version: Promise<string> | undefined;
 	const cache = createCatalogCache(() => {
-		version ??= digest(JSON.stringify(app.getOpenAPI31Document({ openapi: "3.1.0", info: OPENAPI_INFO }))).then(
+		version ??= digest(JSON.stringify(base.getOpenAPI31Document({ openapi: "3.1.0", info: OPENAPI_INFO }))).then(
 			(hash) => `${CACHE_SCHEMA_VERSION}-${hash}`,
 		);
 		return version;
 	}, options.cacheOptions);
 	const deps = { cache, policies: catalogPolicies(cache) };
 
-	app.use(requestId());
-	app.use(async function securityHeaders(c, next) {
+	base.use(requestId());
+	base.use(requestLog());
+	base.use(async function securityHeaders(c, next) {
 		await next();
 		c.res.headers.set("X-Content-Type-Options", "nosniff");
 	});
 
-	app.get("/healthz", (c) => c.json({ ok: true }, 200, { "Cache-Control": "no-store" }));
+	// Chained, so the app's type carries every route (AppType, for `hc`).
+	const app = base
+		.get("/healthz", (c) => c.json({ ok: true as const }, 200, { "Cache-Control": "no-store" }))
+		.route("/", categoryRoutes(deps))
+		.route("/", productRoutes(deps))
+		.route("/", reviewRoutes(deps))
+		.route("/", topProductRoutes(deps))
+		.route("/", cacheStatsRoutes(deps));
+	// The webhook verifies raw bytes, outside the typed routes.
+	base.route("/", webhookRoutes(deps));
 
-	app.route("/", categoryRoutes(deps));
-	app.route("/", productRoutes(deps));
-	app.route("/", reviewRoutes(deps));
-	app.route("/", topProductRoutes(deps));
-	app.route("/", cacheStatsRoutes(deps));
-	app.route("/", webhookRoutes(deps));
-
-	app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+	// `app` is `base` with the routes' types; the rest is registered on `base`.
+	base.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
 		type: "http",
 		scheme: "bearer",
 		description: "ADMIN_TOKEN",
 	});
-	app.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO });
-	app.get(
+	base.doc31("/openapi.json", { openapi: "3.1.0", info: OPENAPI_INFO });
+	base.get(
 		"/docs",
 		Scalar({
 			url: "/openapi.json",
@@ -71,12 +76,18 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 		}),
 	);
 
-	app.notFound(onNotFound);
-	app.onError(onError);
+	base.notFound(onNotFound);
+	base.onError(onError);
 	return Object.assign(app, { cache, policies: deps.policies });
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * The app's type, for a typed client:
+ * `hc<AppType>("https://api.example.com").v1.products[":id"].$get({ param: { id: "1" }, query: {} })`.
+ */
+export type AppType = App;
 
 async function digest(text: string): Promise<string> {
 	const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));

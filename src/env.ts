@@ -19,6 +19,8 @@ export type Bindings = Omit<Env, "ENVIRONMENT"> & {
 	PURGE_API_BASE?: string;
 	/** Seconds before the delayed re-purge; default 60 (the KV propagation window). */
 	PURGE_REPURGE_DELAY_S?: string;
+	/** "off" silences the one-line-per-request log (tests, benchmarks). */
+	LOG_REQUESTS?: string;
 };
 
 export type AppEnv = {

@@ -57,8 +57,7 @@ const CacheStats = z
 	.openapi("CacheStats");
 
 export function cacheStatsRoutes({ cache }: CatalogDeps) {
-	const router = createRouter();
-	router.openapi(
+	return createRouter().openapi(
 		createRoute({
 			method: "get",
 			path: "/v1/_cache/stats",
@@ -70,5 +69,4 @@ export function cacheStatsRoutes({ cache }: CatalogDeps) {
 		}),
 		(c) => c.json(cache.snapshot(), 200, { "Cache-Control": "no-store" }),
 	);
-	return router;
 }

@@ -16,169 +16,163 @@ import { adminSecurity, errors, json, jsonRequest, notFound, waitUntil, writeRes
 import type { CatalogDeps } from "./deps";
 
 export function productRoutes({ cache, policies }: CatalogDeps) {
-	const productRoutes = createRouter();
-
-	productRoutes.openapi(
-		createRoute({
-			method: "get",
-			path: "/v1/products",
-			tags: ["products"],
-			summary: "List products",
-			request: { query: ProductListQuery },
-			responses: {
-				200: json(list(Product), "One page of products"),
-				400: errors[400],
-				404: errors[404],
-				503: errors[503],
+	return createRouter()
+		.openapi(
+			createRoute({
+				method: "get",
+				path: "/v1/products",
+				tags: ["products"],
+				summary: "List products",
+				request: { query: ProductListQuery },
+				responses: {
+					200: json(list(Product), "One page of products"),
+					400: errors[400],
+					404: errors[404],
+					503: errors[503],
+				},
+			}),
+			(c) => {
+				const query = c.req.valid("query");
+				return cache.read(c, policies.products, async (origin) => {
+					if (query.category === undefined) {
+						const [rows] = await origin.batch([listProducts(origin.db, query)]);
+						return productPage(rows, query, [tags.products]);
+					}
+					const [[category], rows] = await origin.batch([
+						categoryBySlug(origin.db, query.category),
+						listProducts(origin.db, query),
+					]);
+					if (!category) {
+						return {
+							status: 404,
+							body: notFound(`no category with slug '${query.category}'`),
+							tags: [tags.categories, tags.products],
+						};
+					}
+					return productPage(rows, query, [tags.products, tags.category(category.id)]);
+				});
 			},
-		}),
-		(c) => {
-			const query = c.req.valid("query");
-			return cache.read(c, policies.products, async (origin) => {
-				if (query.category === undefined) {
-					const [rows] = await origin.batch([listProducts(origin.db, query)]);
-					return productPage(rows, query, [tags.products]);
-				}
-				const [[category], rows] = await origin.batch([
-					categoryBySlug(origin.db, query.category),
-					listProducts(origin.db, query),
-				]);
-				if (!category) {
+		)
+
+		.openapi(
+			createRoute({
+				method: "get",
+				path: "/v1/products/{id}",
+				tags: ["products"],
+				summary: "Get a product with its rating summary",
+				request: { params: IdParam, query: NoQuery },
+				responses: { 200: json(one(Product), "The product"), 400: errors[400], 404: errors[404], 503: errors[503] },
+			}),
+			(c) => {
+				const { id } = c.req.valid("param");
+				return cache.read(c, policies.product, async (origin) => {
+					const [[row]] = await origin.batch([productById(origin.db, id)]);
+					if (!row) {
+						// Tagged as the product would be: creating it invalidates this 404.
+						return { status: 404, body: notFound(`no product with id ${id}`), tags: [tags.product(id)] };
+					}
 					return {
-						status: 404,
-						body: notFound(`no category with slug '${query.category}'`),
-						tags: [tags.categories, tags.products],
+						status: 200,
+						body: { data: presentProduct(row) },
+						tags: [tags.product(id), tags.category(row.categoryId)],
 					};
-				}
-				return productPage(rows, query, [tags.products, tags.category(category.id)]);
-			});
-		},
-	);
-
-	function productPage(
-		rows: Parameters<typeof presentProduct>[0][],
-		query: { page: number; limit: number },
-		base: string[],
-	) {
-		const page = toPage(rows, query);
-		return {
-			status: 200 as const,
-			body: { data: page.items.map(presentProduct), page: page.page, limit: page.limit, next: page.next },
-			tags: [...base, ...page.items.map((row) => tags.product(row.id))],
-		};
-	}
-
-	productRoutes.openapi(
-		createRoute({
-			method: "get",
-			path: "/v1/products/{id}",
-			tags: ["products"],
-			summary: "Get a product with its rating summary",
-			request: { params: IdParam, query: NoQuery },
-			responses: { 200: json(one(Product), "The product"), 400: errors[400], 404: errors[404], 503: errors[503] },
-		}),
-		(c) => {
-			const { id } = c.req.valid("param");
-			return cache.read(c, policies.product, async (origin) => {
-				const [[row]] = await origin.batch([productById(origin.db, id)]);
-				if (!row) {
-					// Tagged as the product would be: creating it invalidates this 404.
-					return { status: 404, body: notFound(`no product with id ${id}`), tags: [tags.product(id)] };
-				}
-				return {
-					status: 200,
-					body: { data: presentProduct(row) },
-					tags: [tags.product(id), tags.category(row.categoryId)],
-				};
-			});
-		},
-	);
-
-	productRoutes.openapi(
-		createRoute({
-			method: "post",
-			path: "/v1/products",
-			tags: ["admin"],
-			summary: "Create a product",
-			security: adminSecurity,
-			middleware: [adminAuth(), jsonBody()] as const,
-			request: { body: jsonRequest(ProductCreate) },
-			responses: { 201: json(one(Product), "Created"), ...writeResponses },
-		}),
-		async (c) => {
-			const input = c.req.valid("json");
-			const slug = input.slug ?? slugify(`${input.name}-${input.sku}`);
-			const row = await insertProduct(createDb(c.env.DB), { ...input, slug }).catch((err) => {
-				throw writeError(err, {
-					conflict: `a product with sku '${input.sku}' or slug '${slug}' already exists`,
-					reference: `categoryId ${input.categoryId} does not exist`,
 				});
-			});
-			await cache.afterWrite(c.env, productChangeTags(row.id, [row.categoryId]), waitUntil(c));
-			c.header("Location", `/v1/products/${row.id}`);
-			return c.json({ data: presentProduct(row) }, 201);
-		},
-	);
-
-	productRoutes.openapi(
-		createRoute({
-			method: "patch",
-			path: "/v1/products/{id}",
-			tags: ["admin"],
-			summary: "Update a product",
-			security: adminSecurity,
-			middleware: [adminAuth(), jsonBody()] as const,
-			request: { params: IdParam, body: jsonRequest(ProductPatch) },
-			responses: { 200: json(one(Product), "Updated"), 404: errors[404], ...writeResponses },
-		}),
-		async (c) => {
-			const { id } = c.req.valid("param");
-			const patch = c.req.valid("json");
-			const db = createDb(c.env.DB);
-			const [before] = await productById(db, id).catch((err) => {
-				throw writeError(err, { conflict: "conflict" });
-			});
-			const row = await updateProduct(db, id, patch).catch((err) => {
-				throw writeError(err, {
-					conflict: "another product has that sku or slug",
-					reference: `categoryId ${patch.categoryId} does not exist`,
-				});
-			});
-			if (!row) throw new ApiError(404, `no product with id ${id}`);
-			const categories = before ? [before.categoryId, row.categoryId] : [row.categoryId];
-			await cache.afterWrite(c.env, productChangeTags(id, categories), waitUntil(c));
-			return c.json({ data: presentProduct(row) }, 200);
-		},
-	);
-
-	productRoutes.openapi(
-		createRoute({
-			method: "delete",
-			path: "/v1/products/{id}",
-			tags: ["admin"],
-			summary: "Delete a product and its reviews",
-			security: adminSecurity,
-			middleware: [adminAuth()] as const,
-			request: { params: IdParam },
-			responses: {
-				204: { description: "Deleted" },
-				400: errors[400],
-				401: errors[401],
-				404: errors[404],
-				503: errors[503],
 			},
-		}),
-		async (c) => {
-			const { id } = c.req.valid("param");
-			const deleted = await deleteProduct(createDb(c.env.DB), id).catch((err) => {
-				throw writeError(err, { conflict: "the product cannot be deleted" });
-			});
-			if (!deleted) throw new ApiError(404, `no product with id ${id}`);
-			const changed = [...productChangeTags(id, [deleted.categoryId]), tags.productReviews(id)];
-			await cache.afterWrite(c.env, changed, waitUntil(c));
-			return c.body(null, 204);
-		},
-	);
+		)
+		.openapi(
+			createRoute({
+				method: "post",
+				path: "/v1/products",
+				tags: ["admin"],
+				summary: "Create a product",
+				security: adminSecurity,
+				middleware: [adminAuth(), jsonBody()] as const,
+				request: { body: jsonRequest(ProductCreate) },
+				responses: { 201: json(one(Product), "Created"), ...writeResponses },
+			}),
+			async (c) => {
+				const input = c.req.valid("json");
+				const slug = input.slug ?? slugify(`${input.name}-${input.sku}`);
+				const row = await insertProduct(createDb(c.env.DB), { ...input, slug }).catch((err) => {
+					throw writeError(err, {
+						conflict: `a product with sku '${input.sku}' or slug '${slug}' already exists`,
+						reference: `categoryId ${input.categoryId} does not exist`,
+					});
+				});
+				await cache.afterWrite(c.env, productChangeTags(row.id, [row.categoryId]), waitUntil(c));
+				c.header("Location", `/v1/products/${row.id}`);
+				return c.json({ data: presentProduct(row) }, 201);
+			},
+		)
+		.openapi(
+			createRoute({
+				method: "patch",
+				path: "/v1/products/{id}",
+				tags: ["admin"],
+				summary: "Update a product",
+				security: adminSecurity,
+				middleware: [adminAuth(), jsonBody()] as const,
+				request: { params: IdParam, body: jsonRequest(ProductPatch) },
+				responses: { 200: json(one(Product), "Updated"), 404: errors[404], ...writeResponses },
+			}),
+			async (c) => {
+				const { id } = c.req.valid("param");
+				const patch = c.req.valid("json");
+				const db = createDb(c.env.DB);
+				const [before] = await productById(db, id).catch((err) => {
+					throw writeError(err, { conflict: "conflict" });
+				});
+				const row = await updateProduct(db, id, patch).catch((err) => {
+					throw writeError(err, {
+						conflict: "another product has that sku or slug",
+						reference: `categoryId ${patch.categoryId} does not exist`,
+					});
+				});
+				if (!row) throw new ApiError(404, `no product with id ${id}`);
+				const categories = before ? [before.categoryId, row.categoryId] : [row.categoryId];
+				await cache.afterWrite(c.env, productChangeTags(id, categories), waitUntil(c));
+				return c.json({ data: presentProduct(row) }, 200);
+			},
+		)
+		.openapi(
+			createRoute({
+				method: "delete",
+				path: "/v1/products/{id}",
+				tags: ["admin"],
+				summary: "Delete a product and its reviews",
+				security: adminSecurity,
+				middleware: [adminAuth()] as const,
+				request: { params: IdParam },
+				responses: {
+					204: { description: "Deleted" },
+					400: errors[400],
+					401: errors[401],
+					404: errors[404],
+					503: errors[503],
+				},
+			}),
+			async (c) => {
+				const { id } = c.req.valid("param");
+				const deleted = await deleteProduct(createDb(c.env.DB), id).catch((err) => {
+					throw writeError(err, { conflict: "the product cannot be deleted" });
+				});
+				if (!deleted) throw new ApiError(404, `no product with id ${id}`);
+				const changed = [...productChangeTags(id, [deleted.categoryId]), tags.productReviews(id)];
+				await cache.afterWrite(c.env, changed, waitUntil(c));
+				return c.body(null, 204);
+			},
+		);
+}
 
-	return productRoutes;
+function productPage(
+	rows: Parameters<typeof presentProduct>[0][],
+	query: { page: number; limit: number },
+	base: string[],
+) {
+	const page = toPage(rows, query);
+	return {
+		status: 200 as const,
+		body: { data: page.items.map(presentProduct), page: page.page, limit: page.limit, next: page.next },
+		tags: [...base, ...page.items.map((row) => tags.product(row.id))],
+	};
 }

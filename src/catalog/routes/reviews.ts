@@ -15,72 +15,68 @@ import { adminSecurity, errors, json, jsonRequest, notFound, waitUntil } from ".
 import type { CatalogDeps } from "./deps";
 
 export function reviewRoutes({ cache, policies }: CatalogDeps) {
-	const reviewRoutes = createRouter();
-
-	reviewRoutes.openapi(
-		createRoute({
-			method: "get",
-			path: "/v1/products/{id}/reviews",
-			tags: ["products"],
-			summary: "List a product's reviews, newest first",
-			request: { params: IdParam, query: ReviewListQuery },
-			responses: {
-				200: json(list(Review), "One page of reviews"),
-				400: errors[400],
-				404: errors[404],
-				503: errors[503],
+	return createRouter()
+		.openapi(
+			createRoute({
+				method: "get",
+				path: "/v1/products/{id}/reviews",
+				tags: ["products"],
+				summary: "List a product's reviews, newest first",
+				request: { params: IdParam, query: ReviewListQuery },
+				responses: {
+					200: json(list(Review), "One page of reviews"),
+					400: errors[400],
+					404: errors[404],
+					503: errors[503],
+				},
+			}),
+			(c) => {
+				const { id } = c.req.valid("param");
+				const query = c.req.valid("query");
+				return cache.read(c, policies.reviews, async (origin) => {
+					const [[product], rows] = await origin.batch([productById(origin.db, id), listReviews(origin.db, id, query)]);
+					const tagged = [tags.product(id), tags.productReviews(id)];
+					if (!product) return { status: 404, body: notFound(`no product with id ${id}`), tags: tagged };
+					const page = toPage(rows, query);
+					return {
+						status: 200,
+						body: { data: page.items.map(presentReview), page: page.page, limit: page.limit, next: page.next },
+						tags: tagged,
+					};
+				});
 			},
-		}),
-		(c) => {
-			const { id } = c.req.valid("param");
-			const query = c.req.valid("query");
-			return cache.read(c, policies.reviews, async (origin) => {
-				const [[product], rows] = await origin.batch([productById(origin.db, id), listReviews(origin.db, id, query)]);
-				const tagged = [tags.product(id), tags.productReviews(id)];
-				if (!product) return { status: 404, body: notFound(`no product with id ${id}`), tags: tagged };
-				const page = toPage(rows, query);
-				return {
-					status: 200,
-					body: { data: page.items.map(presentReview), page: page.page, limit: page.limit, next: page.next },
-					tags: tagged,
-				};
-			});
-		},
-	);
-
-	reviewRoutes.openapi(
-		createRoute({
-			method: "post",
-			path: "/v1/products/{id}/reviews",
-			tags: ["admin"],
-			summary: "Add a review; the product's rating summary is updated in the same transaction",
-			security: adminSecurity,
-			middleware: [adminAuth(), jsonBody()] as const,
-			request: { params: IdParam, body: jsonRequest(ReviewCreate) },
-			responses: {
-				201: json(one(Review), "Created"),
-				400: errors[400],
-				401: errors[401],
-				404: errors[404],
-				413: errors[413],
-				415: errors[415],
-				503: errors[503],
+		)
+		.openapi(
+			createRoute({
+				method: "post",
+				path: "/v1/products/{id}/reviews",
+				tags: ["admin"],
+				summary: "Add a review; the product's rating summary is updated in the same transaction",
+				security: adminSecurity,
+				middleware: [adminAuth(), jsonBody()] as const,
+				request: { params: IdParam, body: jsonRequest(ReviewCreate) },
+				responses: {
+					201: json(one(Review), "Created"),
+					400: errors[400],
+					401: errors[401],
+					404: errors[404],
+					413: errors[413],
+					415: errors[415],
+					503: errors[503],
+				},
+			}),
+			async (c) => {
+				const { id } = c.req.valid("param");
+				const input = c.req.valid("json");
+				const written = await insertReview(createDb(c.env.DB), id, input).catch((err) => {
+					throw writeError(err, { conflict: "the review conflicts with an existing one" });
+				});
+				if (!written) throw new ApiError(404, `no product with id ${id}`);
+				// The rating summary changed too, which can reorder rating-sorted listings.
+				const changed = [tags.product(id), tags.productReviews(id), tags.products];
+				await cache.afterWrite(c.env, changed, waitUntil(c));
+				c.header("Location", `/v1/products/${id}/reviews`);
+				return c.json({ data: presentReview(written.review) }, 201);
 			},
-		}),
-		async (c) => {
-			const { id } = c.req.valid("param");
-			const input = c.req.valid("json");
-			const written = await insertReview(createDb(c.env.DB), id, input).catch((err) => {
-				throw writeError(err, { conflict: "the review conflicts with an existing one" });
-			});
-			if (!written) throw new ApiError(404, `no product with id ${id}`);
-			// The rating summary changed too, which can reorder rating-sorted listings.
-			const changed = [tags.product(id), tags.productReviews(id), tags.products];
-			await cache.afterWrite(c.env, changed, waitUntil(c));
-			c.header("Location", `/v1/products/${id}/reviews`);
-			return c.json({ data: presentReview(written.review) }, 201);
-		},
-	);
-
-	return reviewRoutes;
+		);
 }

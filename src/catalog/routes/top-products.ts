@@ -51,8 +51,7 @@ export async function loadRanking(origin: Origin<Db>, category: string | undefin
 }
 
 export function topProductRoutes({ cache, policies }: CatalogDeps) {
-	const router = createRouter();
-	router.openapi(
+	return createRouter().openapi(
 		createRoute({
 			method: "get",
 			path: "/v1/top-products",
@@ -72,5 +71,4 @@ export function topProductRoutes({ cache, policies }: CatalogDeps) {
 			});
 		},
 	);
-	return router;
 }

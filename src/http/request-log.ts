@@ -1,0 +1,39 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+
+/** Which tier answered, from the response's Cache-Status. */
+export function servedBy(cacheStatus: string | null): string | undefined {
+	if (!cacheStatus) return undefined;
+	const hit = /tiercache-(memory|colo|kv); hit/.exec(cacheStatus);
+	if (hit) return hit[1];
+	if (cacheStatus.includes("fwd=bypass")) return "bypass";
+	return "origin";
+}
+
+/**
+ * One JSON line per request, for Workers observability: request id, method,
+ * route, status, the tier that answered, origin time and total time. Never a
+ * header, a query value or a body, so no token or secret can reach the logs.
+ * LOG_REQUESTS=off silences it (tests, benchmarks).
+ */
+export function requestLog(): MiddlewareHandler<AppEnv> {
+	return async function requestLog(c, next) {
+		const started = Date.now();
+		await next();
+		if (c.env.LOG_REQUESTS === "off") return;
+		const timing = c.res.headers.get("Server-Timing") ?? "";
+		const origin = /(?:^|, )origin;dur=([\d.]+)/.exec(timing);
+		console.log(
+			JSON.stringify({
+				level: c.res.status >= 500 ? "error" : "info",
+				requestId: c.get("requestId"),
+				method: c.req.method,
+				route: c.req.routePath,
+				status: c.res.status,
+				tier: servedBy(c.res.headers.get("Cache-Status")),
+				originMs: origin ? Number(origin[1]) : undefined,
+				ms: Date.now() - started,
+			}),
+		);
+	};
+}
