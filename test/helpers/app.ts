@@ -32,7 +32,7 @@ export function testApp(options: Partial<TierCacheOptions<AppEnv, Db>> & { share
 	async function request(
 		path: string,
 		init: RequestInit = {},
-		bindings: Partial<typeof env> = {},
+		bindings: Partial<typeof env> & Record<string, unknown> = {},
 		{ wait = true }: { wait?: boolean } = {},
 	): Promise<Response> {
 		const ctx = createExecutionContext();
