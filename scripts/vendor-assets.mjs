@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Copies the browser scripts that the Worker's pages load (/docs) from
+// Copies the browser scripts that the Worker's pages load (/docs, /_cache) from
 // node_modules into public/vendor/, so they are served by the Worker's static
 // assets and work offline, with no third-party CDN. Runs on postinstall.
 import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
@@ -14,6 +14,9 @@ const ASSETS = [
 		from: () => join(root, "node_modules/@scalar/api-reference/dist/browser/standalone.js"),
 		to: "public/vendor/scalar-api-reference.js",
 	},
+	// Charts of the /_cache page.
+	{ from: () => join(root, "node_modules/uplot/dist/uPlot.iife.min.js"), to: "public/vendor/uplot.js" },
+	{ from: () => join(root, "node_modules/uplot/dist/uPlot.min.css"), to: "public/vendor/uplot.css" },
 ];
 
 export function vendorAssets({ quiet = false } = {}) {

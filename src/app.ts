@@ -12,6 +12,7 @@ import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
 import { requestLog } from "./http/request-log";
 import { createRouter } from "./http/router";
+import { cachePage } from "./ops/cache-page";
 import { webhookRoutes } from "./purge/webhook";
 
 /** Where /docs loads the API reference script from: served by this Worker (public/), no CDN. */
@@ -75,6 +76,8 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 			withDefaultFonts: false,
 		}),
 	);
+
+	base.get("/_cache", cachePage);
 
 	base.notFound(onNotFound);
 	base.onError(onError);

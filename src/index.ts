@@ -18,6 +18,7 @@ export default {
 			repurgeDelayS: Number.isInteger(delay) && delay >= 0 ? delay : 60,
 			rewarm: (target) => app.cache.rewarm(target, async (url) => app.fetch(new Request(url), env, ctx)),
 		});
+		app.cache.stats.recordQueueBatch(result);
 		console.log(JSON.stringify({ level: "info", component: "purge", ...result, tags: result.tags.length }));
 	},
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { get } from "./helpers/fixtures";
+import { ADMIN, fetchApp, get } from "./helpers/fixtures";
 
 describe("GET /openapi.json", () => {
 	it("is an OpenAPI 3.1 document describing every route of the contract", async () => {
@@ -30,6 +30,7 @@ describe("GET /openapi.json", () => {
 				"GET /v1/_cache/stats",
 				"POST /v1/webhooks/purge",
 				"GET /v1/top-products",
+				"POST /v1/_cache/purge",
 			].sort(),
 		);
 		const list = doc.paths["/v1/products"]?.get;
@@ -49,5 +50,42 @@ describe("GET /docs", () => {
 		expect(sources).toEqual(["/vendor/scalar-api-reference.js"]);
 		expect(html).toContain("/openapi.json");
 		expect(html).not.toMatch(/https?:\/\/(cdn|fonts)\./);
+	});
+});
+
+describe("GET /_cache", () => {
+	it("serves the inspector page with its scripts from this Worker and a strict CSP", async () => {
+		const res = await get("/_cache");
+		expect(res.status).toBe(200);
+		expect(res.headers.get("Cache-Control")).toBe("no-store");
+		expect(res.headers.get("Content-Security-Policy")).toMatch(/script-src 'self'/);
+		const html = await res.text();
+		const sources = [...html.matchAll(/<script[^>]*\bsrc="([^"]+)"/g)].map((m) => m[1]);
+		expect(sources).toEqual(["/vendor/uplot.js", "/ops/cache-page.js"]);
+		expect(html).not.toMatch(/https?:\/\//);
+		expect(html).toContain('type="password"');
+	});
+});
+
+describe("POST /v1/_cache/purge", () => {
+	it("is admin only and invalidates like the webhook", async () => {
+		const body = JSON.stringify({ tags: ["product:1"] });
+		expect(
+			(await fetchApp("/v1/_cache/purge", { method: "POST", headers: { "Content-Type": "application/json" }, body }))
+				.status,
+		).toBe(401);
+		const res = await fetchApp("/v1/_cache/purge", {
+			method: "POST",
+			headers: { ...ADMIN, "Content-Type": "application/json" },
+			body,
+		});
+		expect(res.status).toBe(202);
+		expect(await res.json()).toMatchObject({ tags: ["product:1"], seq: expect.any(Number), purgeEverything: false });
+		const bad = await fetchApp("/v1/_cache/purge", {
+			method: "POST",
+			headers: { ...ADMIN, "Content-Type": "application/json" },
+			body: '{"tags": ["bad tag"]}',
+		});
+		expect(bad.status).toBe(400);
 	});
 });

@@ -32,8 +32,19 @@ export class CacheStats {
 	served = { staleWhileRevalidate: 0, staleIfError: 0, softInvalidated: 0, unavailable: 0 };
 	rewarm = { keys: 0, skipped: 0 };
 	purges = { invalidations: 0, tags: 0, publishErrors: 0, enqueueErrors: 0 };
+	/** The purge queue batches this isolate consumed. */
+	queue = { batches: 0, purged: 0, retried: 0, rejected: 0, rewarmed: 0, lastBatchAt: null as string | null };
 	/** The last invalidations seen by this isolate, newest last. */
 	recent: { at: string; source: string; tags: string[]; seq: number; floor: boolean }[] = [];
+
+	recordQueueBatch(result: { outcome: string; rewarmed?: number }): void {
+		this.queue.batches++;
+		if (result.outcome === "purged") this.queue.purged++;
+		else if (result.outcome === "retried") this.queue.retried++;
+		else if (result.outcome === "rejected") this.queue.rejected++;
+		this.queue.rewarmed += result.rewarmed ?? 0;
+		this.queue.lastBatchAt = new Date().toISOString();
+	}
 
 	recordInvalidation(source: string, tags: string[], seq: number, floor: boolean): void {
 		this.recent.push({ at: new Date().toISOString(), source, tags: tags.slice(0, 20), seq, floor });

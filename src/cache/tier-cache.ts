@@ -102,7 +102,8 @@ export interface InvalidationStatements {
 /** What an edge purge is asked to remove. */
 export type PurgeTarget = { tags: string[] } | { everything: true };
 
-export type InvalidationSource = "write" | "invalidate" | "cron";
+/** Who invalidated: an API write, a direct call (webhook, admin page), or the cron. */
+export type InvalidationSource = "write" | "invalidate" | "webhook" | "admin" | "cron";
 
 export interface SweepResult {
 	/** Unhandled tags found. */
@@ -305,6 +306,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		tags: readonly string[],
 		waitUntil?: WaitUntil,
 		sameTransaction: InvalidationStatements = {},
+		source: InvalidationSource = "invalidate",
 	): Promise<number> {
 		const unique = [...new Set(tags)];
 		if (unique.length === 0) throw new Error("invalidateTags needs at least one tag");
@@ -318,7 +320,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			...(sameTransaction.after ?? []),
 		]);
 		const seq = counterValue(results[before.length + 2]?.results[0]);
-		await this.#propagate(env, new Map(unique.map((tag) => [tag, seq])), 0, "invalidate", waitUntil);
+		await this.#propagate(env, new Map(unique.map((tag) => [tag, seq])), 0, source, waitUntil);
 		return seq;
 	}
 
@@ -330,6 +332,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		env: E["Bindings"],
 		waitUntil?: WaitUntil,
 		sameTransaction: InvalidationStatements = {},
+		source: InvalidationSource = "invalidate",
 	): Promise<number> {
 		const d1 = this.#options.database(env);
 		const before = sameTransaction.before ?? [];
@@ -341,7 +344,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			...(sameTransaction.after ?? []),
 		]);
 		const seq = counterValue(results[before.length + 2]?.results[0]);
-		await this.#propagate(env, new Map(), seq, "invalidate", waitUntil);
+		await this.#propagate(env, new Map(), seq, source, waitUntil);
 		return seq;
 	}
 

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type { InvalidationSource, InvalidationStatements } from "../cache/tier-cache";
 import type { CatalogCache } from "../catalog/cache";
 import { type AppEnv, DEV_PURGE_WEBHOOK_SECRET, isDevelopment } from "../env";
 import { ApiError, errorResponse } from "../http/errors";
@@ -36,6 +37,23 @@ function configuredSecrets(c: Context<AppEnv>): string[] {
 		});
 	}
 	return secrets;
+}
+
+/**
+ * The purge both the webhook and the admin page run: the seq bump (with any
+ * statements that must commit with it), then publishing and the edge purge.
+ */
+export function purgeNow(
+	env: AppEnv["Bindings"],
+	cache: CatalogCache,
+	request: z.infer<typeof PurgeRequest>,
+	waitUntil: (p: Promise<unknown>) => void,
+	sameTransaction: InvalidationStatements,
+	source: InvalidationSource,
+): Promise<number> {
+	return "purgeEverything" in request
+		? cache.invalidateEverything(env, waitUntil, sameTransaction, source)
+		: cache.invalidateTags(env, request.tags, waitUntil, sameTransaction, source);
 }
 
 export function webhookRoutes({ cache }: { cache: CatalogCache }) {
@@ -124,9 +142,7 @@ export function webhookRoutes({ cache }: { cache: CatalogCache }) {
 			};
 			const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
 			try {
-				const seq = everything
-					? await cache.invalidateEverything(c.env, waitUntil, sameTransaction)
-					: await cache.invalidateTags(c.env, tags, waitUntil, sameTransaction);
+				const seq = await purgeNow(c.env, cache, request.data, waitUntil, sameTransaction, "webhook");
 				return c.json({ id, tags, seq, ...(everything ? { purgeEverything: true } : {}) }, 202, {
 					"Cache-Control": "no-store",
 				});
