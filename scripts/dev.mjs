@@ -52,7 +52,7 @@ try {
 
 const child = spawn(
 	wrangler,
-	["dev", "--test-scheduled", "--ip", "127.0.0.1", "--port", "8787", ...process.argv.slice(2)],
+	["dev", "--test-scheduled", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", ...process.argv.slice(2)],
 	{ stdio: "inherit" },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// The /_cache page in a real browser: headless Chromium (Debian's package)
+// driven by playwright-core against `npm run dev` on 127.0.0.1:8799. Signs in,
+// sees the counters move after a burst of reads, purges a tag from the form,
+// and checks that the next read of that tag misses. Saves a screenshot under
+// test-results/. Skips, loudly, when Chromium is not installed.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const chromium =
+	process.env.CHROMIUM_PATH ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
+if (!chromium) {
+	console.log(
+		"\n*** SKIPPED: the /_cache browser test needs Chromium (apt-get install chromium, or set CHROMIUM_PATH). ***\n",
+	);
+	process.exit(0);
+}
+const { chromium: playwright } = await import("playwright-core");
+
+const PORT = "8799";
+const base = `http://127.0.0.1:${PORT}`;
+const log = (line) => console.log(`browser: ${line}`);
+const server = spawn(process.execPath, [join(root, "scripts/dev.mjs")], {
+	cwd: root,
+	env: { ...process.env, PORT },
+	stdio: ["ignore", "ignore", "inherit"],
+	detached: true,
+});
+const stopServer = () => {
+	try {
+		process.kill(-server.pid, "SIGTERM");
+	} catch {}
+};
+process.on("exit", stopServer);
+
+function check(condition, message) {
+	if (!condition) throw new Error(message);
+	log(`ok: ${message}`);
+}
+
+let browser;
+try {
+	const deadline = Date.now() + 120_000;
+	for (;;) {
+		try {
+			if ((await fetch(`${base}/healthz`)).ok) break;
+		} catch {}
+		if (Date.now() > deadline) throw new Error("the dev server did not start within 120 s");
+		await new Promise((r) => setTimeout(r, 500));
+	}
+	browser = await playwright.launch({
+		executablePath: chromium,
+		args: [
+			"--headless",
+			"--no-sandbox",
+			"--disable-gpu",
+			"--disable-background-networking",
+			"--disable-quic",
+			"--no-first-run",
+		],
+	});
+	const page = await browser.newPage();
+	const pageErrors = [];
+	page.on("pageerror", (err) => pageErrors.push(err.message));
+	const external = [];
+	page.on("request", (req) => {
+		if (!req.url().startsWith(base)) external.push(req.url());
+	});
+
+	await page.goto(`${base}/_cache`);
+	check(await page.isVisible("#token"), "the page asks for the admin token");
+	await page.fill("#token", "dev-admin-token");
+	await page.click("#signin");
+	await page.waitForFunction(() => /^\d+$/.test(document.getElementById("requests")?.textContent ?? ""), null, {
+		timeout: 10_000,
+	});
+	check(!page.url().includes("dev-admin-token"), "the token is not in the URL");
+	check((await page.context().cookies()).length === 0, "no cookie is set");
+	check(
+		(await page.evaluate(() => sessionStorage.getItem("tiercache.adminToken"))) === "dev-admin-token",
+		"the token is kept in sessionStorage",
+	);
+
+	const before = Number(await page.textContent("#requests"));
+	await Promise.all(
+		Array.from({ length: 60 }, (_, i) => fetch(`${base}/v1/products/${(i % 20) + 1}`).then((r) => r.text())),
+	);
+	await page.waitForFunction((n) => Number(document.getElementById("requests")?.textContent) >= n + 60, before, {
+		timeout: 10_000,
+	});
+	check(
+		Number(await page.textContent("#hits-memory")) > 0,
+		"the counters moved after a burst of reads (memory hits seen)",
+	);
+	await page.waitForFunction(() => document.querySelectorAll("#chart-hits canvas").length > 0, null, {
+		timeout: 5_000,
+	});
+	check(true, "the hit-ratio chart is drawn");
+
+	await fetch(`${base}/v1/products/7`).then((r) => r.text());
+	const hit = await fetch(`${base}/v1/products/7`);
+	await hit.text();
+	check(
+		/tiercache-memory; hit/.test(hit.headers.get("Cache-Status") ?? ""),
+		"product 7 is a memory hit before the purge",
+	);
+	await page.fill("#purge-tags", "product:7");
+	await page.click("#purge-submit");
+	await page.waitForFunction(
+		() => /purged product:7/.test(document.getElementById("purge-result")?.textContent ?? ""),
+		null,
+		{
+			timeout: 10_000,
+		},
+	);
+	const after = await fetch(`${base}/v1/products/7`);
+	await after.text();
+	check(
+		/detail=invalidated/.test(after.headers.get("Cache-Status") ?? ""),
+		"the next read of product:7 misses (invalidated)",
+	);
+	await page.waitForFunction(() => /product:7/.test(document.getElementById("recent")?.textContent ?? ""), null, {
+		timeout: 10_000,
+	});
+	check(true, "the purge shows among recent invalidations");
+
+	mkdirSync(join(root, "test-results"), { recursive: true });
+	await page.screenshot({ path: join(root, "test-results/cache-page.png"), fullPage: true });
+	check(external.length === 0, `the page loaded nothing from another origin (${external.join(", ") || "none"})`);
+	check(pageErrors.length === 0, `no script errors (${pageErrors.join("; ") || "none"})`);
+	log("passed; screenshot: test-results/cache-page.png");
+} catch (err) {
+	console.error(`browser: FAILED: ${err.message}`);
+	process.exitCode = 1;
+} finally {
+	await browser?.close();
+	stopServer();
+}
