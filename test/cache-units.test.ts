@@ -93,8 +93,13 @@ describe("CDN headers", () => {
 		expect(tags).toEqual(["products", "product"]);
 		expect(tags.join(",").length).toBeLessThanOrEqual(CACHE_TAG_HEADER_LIMIT);
 		// Whatever coarse tag stands in the header, purging a fine tag reaches it.
-		expect(edgePurgeTags(["product:42"])).toEqual(["product:42", "product"]);
-		expect(edgePurgeTags(["reviews:product:7"])).toEqual(["reviews:product:7", "reviews:product", "reviews"]);
+		expect(edgePurgeTags(["product:42"])).toEqual(["product:42", "product", "tiercache:all"]);
+		expect(edgePurgeTags(["reviews:product:7"])).toEqual([
+			"reviews:product:7",
+			"reviews:product",
+			"reviews",
+			"tiercache:all",
+		]);
 		expect(coarseTag("products")).toBe("products");
 	});
 

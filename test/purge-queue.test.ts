@@ -192,7 +192,16 @@ describe("purgers", () => {
 });
 
 describe("enqueuePurge", () => {
-	it("puts at most 100 tags in a message on the real queue", async () => {
+	it("keeps within the queue's limits, which the local queue enforces", async () => {
+		// 300 tags of 1,000 characters: three messages of about 100 KB, which one
+		// sendBatch (256 KB at most) cannot carry.
+		const long = Array.from({ length: 300 }, (_, i) => `t:${String(i).padStart(998, "0")}`);
+		await expect(
+			env.PURGE_QUEUE.sendBatch(
+				[0, 1, 2].map((i) => ({ body: { tags: long.slice(i * 100, i * 100 + 100) }, contentType: "json" as const })),
+			),
+		).rejects.toThrow();
+		await expect(enqueuePurge(env.PURGE_QUEUE, { tags: long })).resolves.toBeUndefined();
 		await expect(
 			enqueuePurge(env.PURGE_QUEUE, { tags: Array.from({ length: 250 }, (_, i) => `t:${i}`) }),
 		).resolves.toBeUndefined();

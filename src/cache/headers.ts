@@ -25,13 +25,16 @@ export function edgeTags(
 	while (coarse.join(",").length > limit) {
 		const next = [...new Set(coarse.map(coarseTag))];
 		if (next.length === coarse.length) {
-			coarse = ["tiercache:all"];
+			coarse = [CATCH_ALL_TAG];
 			break;
 		}
 		coarse = next;
 	}
 	return { tags: coarse, coarsened: true };
 }
+
+/** The tag of responses whose tags did not fit even in their coarsest forms. */
+export const CATCH_ALL_TAG = "tiercache:all";
 
 /** What an edge purge sends for invalidated tags: each tag, its coarser forms, and the catch-all. */
 export function edgePurgeTags(tags: readonly string[]): string[] {
@@ -40,6 +43,7 @@ export function edgePurgeTags(tags: readonly string[]): string[] {
 		out.add(tag);
 		for (let t = coarseTag(tag); !out.has(t); t = coarseTag(t)) out.add(t);
 	}
+	if (out.size > 0) out.add(CATCH_ALL_TAG);
 	return [...out];
 }
 

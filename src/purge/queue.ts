@@ -6,13 +6,27 @@ export type PurgeMessage =
 	| { tags: string[]; everything?: false; repurge?: boolean }
 	| { everything: true; repurge?: boolean };
 
+/** Queues' limits: 100 messages and 256 KB per sendBatch (a message is at most 128 KB). */
+const BATCH_BYTES = 200_000;
+
 /** Enqueues an edge purge: tags in messages of at most 100, or one purge-everything. */
 export async function enqueuePurge(queue: Queue, target: PurgeTarget): Promise<void> {
 	const messages: PurgeMessage[] =
 		"everything" in target ? [{ everything: true }] : chunks(target.tags, MAX_TAGS_PER_PURGE).map((tags) => ({ tags }));
-	for (const batch of chunks(messages, 100)) {
-		await queue.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
+	let batch: PurgeMessage[] = [];
+	let bytes = 0;
+	const flush = async () => {
+		if (batch.length > 0) await queue.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
+		batch = [];
+		bytes = 0;
+	};
+	for (const message of messages) {
+		const size = JSON.stringify(message).length;
+		if (batch.length === 100 || bytes + size > BATCH_BYTES) await flush();
+		batch.push(message);
+		bytes += size;
 	}
+	await flush();
 }
 
 const TAG = /^[\x21-\x2B\x2D-\x7E]{1,1024}$/;
