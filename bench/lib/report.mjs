@@ -23,6 +23,10 @@ export function renderTable(results) {
 		);
 	}
 	lines.push("", "×constant and ×d1-direct: throughput relative to that variant in this run.");
+	const hitPath = ORDER.filter((n) => results.variants[n]?.hitPathRps != null && n !== "d1-direct").map(
+		(n) => `${n} ${results.variants[n].hitPathRps} req/s (p50 ${results.variants[n].hitPathP50Ms} ms)`,
+	);
+	if (hitPath.length) lines.push(`hit path (50 hot keys, no writes): ${hitPath.join(", ")}`);
 	const hits = ORDER.filter((n) => results.variants[n]?.hitP50Ms != null).map(
 		(n) => `${n} p50 ${results.variants[n].hitP50Ms} ms / p99 ${results.variants[n].hitP99Ms} ms`,
 	);
