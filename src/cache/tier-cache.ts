@@ -156,6 +156,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	/** When this isolate first found an entry (key, readSeq) invalidated, for soft invalidation. */
 	#softSince = new Map<string, number>();
 	#lastOriginError = Number.NEGATIVE_INFINITY;
+	#surrogates = new WeakMap<Entry, { cacheTag: string; surrogateKey: string }>();
 	readonly #kvLastWrite = new Map<string, number>();
 	readonly #random: () => number;
 	readonly #now: () => number;
@@ -793,15 +794,15 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const windows = notFound
 			? ""
 			: `, stale-while-revalidate=${entry.staleWhileRevalidate}, stale-if-error=${entry.staleIfError}`;
-		const { tags } = edgeTags(entry.tags);
+		const surrogate = this.#surrogateHeaders(entry);
 		const headers: Record<string, string> = {
 			"Content-Type": "application/json",
 			ETag: etag,
 			"Cache-Control": `public, max-age=${notFound ? 0 : policy.browserTtl}`,
 			"CDN-Cache-Control": `max-age=${cdnMaxAge}${windows}`,
 			"Cloudflare-CDN-Cache-Control": `max-age=${notFound ? cdnMaxAge : Math.max(cdnMaxAge, policy.edgeTtl)}${windows}`,
-			"Cache-Tag": tags.join(","),
-			"Surrogate-Key": tags.join(" "),
+			"Cache-Tag": surrogate.cacheTag,
+			"Surrogate-Key": surrogate.surrogateKey,
 			"Cache-Status": cacheStatus(outcomes),
 			"Server-Timing": serverTiming(timings),
 		};
@@ -812,6 +813,17 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		}
 		// Through the context, so headers set earlier (request id, …) are kept.
 		return scope.c.body(body, entry.status, headers);
+	}
+
+	/** Cache-Tag and Surrogate-Key of an entry, computed once per entry (hits reuse them). */
+	#surrogateHeaders(entry: Entry): { cacheTag: string; surrogateKey: string } {
+		let headers = this.#surrogates.get(entry);
+		if (!headers) {
+			const { tags } = edgeTags(entry.tags);
+			headers = { cacheTag: tags.join(","), surrogateKey: tags.join(" ") };
+			this.#surrogates.set(entry, headers);
+		}
+		return headers;
 	}
 
 	/** Logs a degraded dependency at most once a minute per kind; the read goes on. */
