@@ -7,11 +7,11 @@
 // stale read after an acknowledged write, no failed purge, and the engine's
 // memory within its bound (the workerd processes' RSS is reported). Exits
 // non-zero when a check fails.
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { startDevServer } from "../scripts/lib/dev-server.mjs";
 import { signWebhook } from "../scripts/lib/webhook-sign.mjs";
 import { createLatencyHistogram } from "./lib/histogram.mjs";
 import { productsIn, StaleDetector } from "./lib/stale.mjs";
@@ -46,35 +46,16 @@ const SECRET = /PURGE_WEBHOOK_SECRET=(\S+)/.exec(devVars)?.[1];
 
 // ---- the server -----------------------------------------------------------
 
-let server;
 let base = args.url;
 if (!base) {
-	base = "http://127.0.0.1:8787";
 	log("starting npm run dev (its output: .wrangler-load-dev.log)");
-	const out = await import("node:fs").then((fs) => fs.openSync(join(root, ".wrangler-load-dev.log"), "w"));
-	server = spawn(process.execPath, [join(root, "scripts/dev.mjs")], {
-		cwd: root,
-		stdio: ["ignore", out, out],
-		detached: true,
-	});
-	const stop = () => {
-		try {
-			process.kill(-server.pid, "SIGTERM");
-		} catch {}
-	};
-	process.on("exit", stop);
-	process.on("SIGINT", () => process.exit(130));
-	const deadline = Date.now() + 120_000;
-	for (;;) {
-		try {
-			if ((await fetch(`${base}/healthz`)).ok) break;
-		} catch {}
-		if (Date.now() > deadline) {
-			log("the dev server did not answer /healthz within 120 s");
-			process.exit(1);
-		}
-		await new Promise((r) => setTimeout(r, 500));
+	try {
+		({ base } = await startDevServer({ port: "8787", logFile: join(root, ".wrangler-load-dev.log") }));
+	} catch (err) {
+		log(err.message);
+		process.exit(1);
 	}
+	process.on("SIGINT", () => process.exit(130));
 }
 
 /** Resident memory of the workerd processes (kB), read from /proc. */

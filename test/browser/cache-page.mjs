@@ -4,7 +4,6 @@
 // sees the counters move after a burst of reads, purges a tag from the form,
 // and checks that the next read of that tag misses. Saves a screenshot under
 // test-results/. Skips, loudly, when Chromium is not installed.
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,22 +18,9 @@ if (!chromium) {
 	process.exit(0);
 }
 const { chromium: playwright } = await import("playwright-core");
+const { startDevServer } = await import("../../scripts/lib/dev-server.mjs");
 
-const PORT = "8799";
-const base = `http://127.0.0.1:${PORT}`;
 const log = (line) => console.log(`browser: ${line}`);
-const server = spawn(process.execPath, [join(root, "scripts/dev.mjs")], {
-	cwd: root,
-	env: { ...process.env, PORT },
-	stdio: ["ignore", "ignore", "inherit"],
-	detached: true,
-});
-const stopServer = () => {
-	try {
-		process.kill(-server.pid, "SIGTERM");
-	} catch {}
-};
-process.on("exit", stopServer);
 
 function check(condition, message) {
 	if (!condition) throw new Error(message);
@@ -42,15 +28,10 @@ function check(condition, message) {
 }
 
 let browser;
+let stopServer = () => {};
+let base = "";
 try {
-	const deadline = Date.now() + 120_000;
-	for (;;) {
-		try {
-			if ((await fetch(`${base}/healthz`)).ok) break;
-		} catch {}
-		if (Date.now() > deadline) throw new Error("the dev server did not start within 120 s");
-		await new Promise((r) => setTimeout(r, 500));
-	}
+	({ base, stop: stopServer } = await startDevServer({ port: "8799" }));
 	browser = await playwright.launch({
 		executablePath: chromium,
 		args: [
