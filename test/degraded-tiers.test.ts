@@ -1,21 +1,12 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cacheStatus, testApp } from "./helpers/app";
+import { downKv } from "./helpers/faults";
 import { seedSmallCatalog } from "./helpers/fixtures";
 
 beforeAll(async () => {
 	await seedSmallCatalog();
 });
-
-/** A KV namespace that is down: the fault injected through the engine's `kv` seam. */
-const downKv = {
-	get: async () => {
-		throw new Error("KV GET failed: 503");
-	},
-	put: async () => {
-		throw new Error("KV PUT failed: 503");
-	},
-} as unknown as KVNamespace;
 
 describe("a failing tier degrades to the next one and never fails a read", () => {
 	it("KV down: reads are answered from D1 and counted as KV errors", async () => {

@@ -5,6 +5,7 @@ import { SEQ_KEYS, tagSeqKey } from "../src/cache/tag-seqs";
 import { consumePurgeBatch, retryDelaySeconds } from "../src/purge/consumer";
 import { zonePurger } from "../src/purge/purgers";
 import { cacheStatus, testApp } from "./helpers/app";
+import { downKv } from "./helpers/faults";
 import { seedSmallCatalog } from "./helpers/fixtures";
 
 // Faults injected through the seams production uses: ORIGIN_DELAY_MS and the
@@ -57,15 +58,6 @@ describe("a slow origin", () => {
 });
 
 describe("KV failing while invalidating", () => {
-	const downKv = {
-		get: async () => {
-			throw new Error("KV GET failed");
-		},
-		put: async () => {
-			throw new Error("KV PUT failed");
-		},
-	} as unknown as KVNamespace;
-
 	it("still commits the bump in D1, and the cron publishes it once KV is back", async () => {
 		const up = testApp({ shareKeys: true });
 		await up.cache.sweep(env, 10_000); // a namespace that has seen a publish (not cold)
