@@ -1,6 +1,5 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { SEQ_KEYS, tagSeqKey } from "../src/cache/tag-seqs";
 import { cacheStatus, testApp } from "./helpers/app";
 import { ADMIN, seedSmallCatalog } from "./helpers/fixtures";
 
@@ -16,8 +15,12 @@ async function counter(): Promise<number> {
 	return Number(row?.value);
 }
 
+async function kvSeqKeys(): Promise<string[]> {
+	return (await env.CACHE_KV.list({ prefix: "seq:" })).keys.map((k) => k.name);
+}
+
 describe("invalidateTags", () => {
-	it("bumps the tags in D1 and publishes them to KV, tags before the maximum", async () => {
+	it("bumps the tags in D1 in one transaction and publishes nothing to KV (D1 is the clock)", async () => {
 		const a = testApp();
 		const before = await counter();
 		const seq = await a.cache.invalidateTags(env, ["product:1", "category:1", "product:1"]);
@@ -30,19 +33,22 @@ describe("invalidateTags", () => {
 			{ tag: "category:1", seq },
 			{ tag: "product:1", seq },
 		]);
-		expect(await env.CACHE_KV.get(await tagSeqKey("product:1"))).toBe(String(seq));
-		expect(await env.CACHE_KV.get(await tagSeqKey("category:1"))).toBe(String(seq));
-		expect(await env.CACHE_KV.get(SEQ_KEYS.max)).toBe(String(seq));
+		expect(await kvSeqKeys()).toEqual([]);
 	});
 
-	it("publishes every invalidation: a second one within a second waits, then writes the newest value", async () => {
-		const a = testApp();
+	it("records invalidations in a burst without waiting, each visible to another isolate's next view", async () => {
+		const a = testApp({ shareKeys: true });
+		const reader = testApp({ shareKeys: true });
+		await reader.request("/v1/categories/garden"); // the reader has a view now
 		const first = await a.cache.invalidateTags(env, ["burst:1"]);
 		const second = await a.cache.invalidateTags(env, ["burst:2"]);
 		const third = await a.cache.invalidateTags(env, ["burst:3"]);
 		expect([second, third]).toEqual([first + 1, first + 2]);
-		expect(await env.CACHE_KV.get(SEQ_KEYS.max)).toBe(String(third));
-		expect(await env.CACHE_KV.get(await tagSeqKey("burst:3"))).toBe(String(third));
+		reader.advance(1000);
+		await reader.request("/v1/categories/garden");
+		expect(reader.cache.clock.view.counter).toBeGreaterThanOrEqual(third);
+		expect(reader.cache.clock.view.validity(first, ["burst:3"])).toBe(false);
+		expect(reader.cache.clock.view.validity(third, ["burst:1", "burst:2", "burst:3"])).toBe(true);
 	});
 
 	it("makes this isolate's next read fresh: a write then an invalidation is never served stale", async () => {
@@ -66,84 +72,75 @@ describe("invalidateTags", () => {
 		expect(cacheStatus(await a.request("/v1/categories/garden"))).toMatch(/^tiercache-memory; hit/);
 	});
 
-	it("uses the fast path for entries read at or after the published maximum", async () => {
+	it("validates entries read inside the view's coverage from memory: no D1 read per request", async () => {
 		const a = testApp();
-		await a.cache.invalidateTags(env, ["unrelated:1"]);
-		await a.request("/v1/categories/kitchen"); // filled after the bump: readSeq >= max
-		const checks = () => a.cache.seqs.tagLookups + a.cache.seqs.deltaValidations;
-		const before = checks();
-		expect(cacheStatus(await a.request("/v1/categories/kitchen"))).toMatch(/memory; hit/);
-		expect(checks()).toBe(before);
-		await a.cache.invalidateTags(env, ["unrelated:2"]); // now the entry is older than max
-		expect(cacheStatus(await a.request("/v1/categories/kitchen"))).toMatch(/memory; hit/);
-		// Checked once, from the bumps this isolate read from D1 with its own invalidation…
-		expect(a.cache.seqs.deltaValidations).toBe(before - a.cache.seqs.tagLookups + 1);
-		// …and not again while the maximum stays where it is.
 		await a.request("/v1/categories/kitchen");
-		expect(checks()).toBe(before + 1);
+		await a.cache.invalidateTags(env, ["unrelated:2"]); // the entry is now older than the counter
+		const { d1Reads, tagLookups } = a.cache.clock.counters;
+		for (let i = 0; i < 5; i++) {
+			a.advance(50);
+			expect(cacheStatus(await a.request("/v1/categories/kitchen"))).toMatch(/memory; hit/);
+		}
+		expect(a.cache.clock.counters.d1Reads).toBe(d1Reads);
+		expect(a.cache.clock.counters.tagLookups).toBe(tagLookups);
 	});
 
-	it("reaches another isolate once its memo of published seqs expires (about a second)", async () => {
+	it("reaches another isolate within a second: no entry is validated against a view older than that", async () => {
 		const writer = testApp({ shareKeys: true });
 		const reader = testApp({ shareKeys: true });
 		await reader.request("/v1/products/2");
-		await reader.request("/v1/products/2"); // a hit: the reader has now memoised the published seqs
+		await reader.request("/v1/products/2"); // a hit against the reader's view
 		await env.DB.prepare("UPDATE products SET name = 'Chef knife v2' WHERE id = 2").run();
 		await writer.cache.invalidateTags(env, ["product:2"]);
-		// Inside the reader's memo window it may still answer from memory…
+		// Inside the view's first half second the reader may still answer from memory…
 		expect((await json(await reader.request("/v1/products/2"))).data.name).toBe("Chef knife");
-		// …and not after it.
+		// …and not once the view would be a second old.
 		reader.advance(1000);
 		const res = await reader.request("/v1/products/2");
 		expect((await json(res)).data.name).toBe("Chef knife v2");
 		expect(cacheStatus(res)).toMatch(/memory; fwd=miss; detail=invalidated/);
+		expect(res.headers.get("Server-Timing")).toMatch(/(^|, )clock;dur=/);
 	});
 
-	it("validates from the bumps it read from D1 once they reach the maximum, without per-tag look-ups", async () => {
-		const writer = testApp({ shareKeys: true });
-		const reader = testApp({ shareKeys: true });
-		await reader.request("/v1/categories/garden");
-		await writer.cache.invalidateTags(env, ["unrelated:delta"]); // moves the maximum
-		reader.advance(1000);
-		// An entry older than the maximum: looked up in KV; coverage of D1's bumps starts (background).
+	it("looks up an entry older than the view's coverage once (one batch), then validates it from memory", async () => {
+		const writer = testApp({ shareKeys: true, cacheName: "coverage-writer" });
+		await writer.request("/v1/categories/garden"); // stored in KV, read at the current counter
+		await writer.cache.invalidateTags(env, ["unrelated:coverage"]);
+		// A new isolate at another location: its view starts after the entry was read.
+		const reader = testApp({ shareKeys: true, cacheName: "coverage-reader" });
+		expect(cacheStatus(await reader.request("/v1/categories/garden"))).toMatch(/kv; hit/);
+		expect(reader.cache.clock.counters.tagLookups).toBe(1);
 		expect(cacheStatus(await reader.request("/v1/categories/garden"))).toMatch(/memory; hit/);
-		await reader.request("/v1/categories/kitchen"); // entries read after coverage started
-		await reader.request("/v1/products/3"); // (garden)
-		await writer.cache.invalidateTags(env, ["category:1"]);
+		expect(reader.cache.clock.counters.tagLookups).toBe(1);
+		// The looked-up seqs stay true as the view moves on: a later bump of its tag is still seen.
+		await writer.cache.invalidateTags(env, ["category:2"]);
 		reader.advance(1000);
-		await reader.request("/v1/categories/garden"); // sees the new maximum: refreshes the bumps from D1
-		reader.advance(1000);
-		const lookups = reader.cache.seqs.tagLookups;
-		const fromDelta = reader.cache.seqs.deltaValidations;
-		expect(cacheStatus(await reader.request("/v1/categories/kitchen"))).toMatch(/memory; fwd=miss; detail=invalidated/);
-		expect(cacheStatus(await reader.request("/v1/products/3"))).toMatch(/memory; hit/);
-		// kitchen: rejected at each of the three tiers; product 3: a memory hit.
-		expect(reader.cache.seqs.deltaValidations).toBe(fromDelta + 4);
-		expect(reader.cache.seqs.tagLookups).toBe(lookups);
+		expect(cacheStatus(await reader.request("/v1/categories/garden"))).toMatch(/memory; fwd=miss; detail=invalidated/);
 	});
 
-	it("publishes a floor instead of per-tag keys for large invalidations", async () => {
-		const a = testApp({ floorThreshold: 3 });
-		await a.request("/v1/categories");
-		const tags = ["bulk:1", "bulk:2", "bulk:3", "bulk:4"];
-		const seq = await a.cache.invalidateTags(env, tags);
-		expect(await env.CACHE_KV.get(SEQ_KEYS.floor)).toBe(String(seq));
-		expect(await env.CACHE_KV.get(await tagSeqKey("bulk:1"))).toBeNull();
-		// Everything read before the floor is invalid, whatever its tags.
-		expect(cacheStatus(await a.request("/v1/categories"))).toMatch(/memory; fwd=miss; detail=invalidated/);
-		const b = testApp({ shareKeys: true });
-		expect((await b.cache.seqs.published(env.CACHE_KV, async () => 0, Date.now())).floor).toBe(seq);
-	});
-
-	it("treats a namespace where nothing was published yet as a floor at D1's counter", async () => {
-		const a = testApp();
-		await a.request("/v1/categories/kitchen");
-		await env.CACHE_KV.delete(SEQ_KEYS.max);
-		await env.CACHE_KV.delete(SEQ_KEYS.floor);
+	it("turns a change too large for one view refresh into a floor: nothing read before it is trusted", async () => {
+		const reader = testApp({ clock: { deltaLimit: 3 } });
+		await reader.request("/v1/categories");
+		await reader.request("/v1/categories/garden");
+		await env.DB.prepare(
+			"INSERT INTO cache_tag_seq (tag, seq) SELECT 'bulk:' || value, (SELECT value FROM cache_seq) + 1 FROM json_each('[1,2,3,4]') WHERE true " +
+				"ON CONFLICT(tag) DO UPDATE SET seq = excluded.seq",
+		).run();
 		await env.DB.prepare("UPDATE cache_seq SET value = value + 1 WHERE id = 1").run();
-		const b = testApp({ shareKeys: false });
-		const published = await b.cache.seqs.published(env.CACHE_KV, counter, Date.now());
-		expect(published).toEqual({ max: await counter(), floor: await counter() });
+		reader.advance(1000);
+		expect(cacheStatus(await reader.request("/v1/categories"))).toMatch(/memory; fwd=miss; detail=invalidated/);
+		expect(reader.cache.clock.counters.floors).toBe(1);
+		expect(reader.cache.clock.view.floor).toBe(await counter());
+	});
+
+	it("trusts nothing a new isolate cannot check: an entry bumped before the isolate started is rejected", async () => {
+		const a = testApp({ shareKeys: true, cacheName: "cold-a" });
+		await a.request("/v1/categories/kitchen"); // in KV
+		await env.DB.prepare("UPDATE categories SET name = 'Kitchen & dining' WHERE slug = 'kitchen'").run();
+		const b = testApp({ shareKeys: true, cacheName: "cold-b" });
+		const res = await b.request("/v1/categories/kitchen");
+		expect(cacheStatus(res)).toMatch(/kv; fwd=miss; detail=invalidated/);
+		expect(((await res.json()) as { data: { name: string } }).data.name).toBe("Kitchen & dining");
 	});
 });
 

@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { SEQ_KEYS, tagSeqKey } from "../src/cache/tag-seqs";
+import type { PurgeTarget } from "../src/cache/tier-cache";
 import { cacheStatus, testApp } from "./helpers/app";
 import { resetCatalog, seedSmallCatalog } from "./helpers/fixtures";
 
@@ -89,19 +89,28 @@ describe("triggers bump every tag a change touches, in the change's transaction"
 });
 
 describe("writes behind the API's back (wrangler d1 execute)", () => {
-	it("are fresh after the scheduled handler runs, which publishes and marks them handled", async () => {
-		const a = testApp({ shareKeys: true });
-		await a.request("/v1/products/2");
-		await a.request("/v1/products/2");
+	it("are fresh at every isolate within a second, without the cron", async () => {
+		const isolates = [testApp({ shareKeys: true }), testApp({ shareKeys: true }), testApp({ shareKeys: true })];
+		for (const i of isolates) {
+			await i.request("/v1/products/2");
+			expect(cacheStatus(await i.request("/v1/products/2"))).toMatch(/memory; hit/);
+		}
 		await env.DB.exec("UPDATE products SET name = 'Renamed by SQL' WHERE id = 2");
-		// The cron of this isolate (or any other) publishes the bump to KV…
+		for (const i of isolates) {
+			i.advance(1000);
+			const res = await i.request("/v1/products/2");
+			expect(((await res.json()) as { data: { name: string } }).data.name).toBe("Renamed by SQL");
+		}
+	});
+
+	it("are handed to the edge purge by the cron, which marks them handled", async () => {
+		const purged: PurgeTarget[] = [];
+		const a = testApp({ shareKeys: true, purge: async (_, target) => void purged.push(target) });
+		await env.DB.exec("UPDATE products SET name = 'Renamed by SQL' WHERE id = 2");
 		const swept = await a.cache.sweep(env);
-		expect(swept.tags).toBe(2); // product:2 and products (a name is a sort key)
-		expect(Number(await env.CACHE_KV.get(await tagSeqKey("product:2")))).toBe(
-			(await env.DB.prepare("SELECT seq FROM cache_tag_seq WHERE tag = 'product:2'").first<{ seq: number }>())?.seq,
-		);
-		const res = await a.request("/v1/products/2");
-		expect(((await res.json()) as { data: { name: string } }).data.name).toBe("Renamed by SQL");
+		expect(swept).toEqual({ tags: 2, everything: false }); // product:2 and products (a name is a sort key)
+		expect(purged).toHaveLength(1);
+		expect((purged[0] as { tags: string[] }).tags).toEqual(expect.arrayContaining(["product:2", "products"]));
 		const unhandled = await env.DB.prepare("SELECT count(*) AS n FROM cache_tag_seq WHERE seq > handled_seq").first<{
 			n: number;
 		}>();
@@ -123,12 +132,20 @@ describe("writes behind the API's back (wrangler d1 execute)", () => {
 		expect((await read()).body.data.stock).toBe(123);
 	});
 
-	it("raise a floor when more tags changed than a sweep publishes one by one", async () => {
-		const a = testApp({ shareKeys: true });
+	it("purge the whole edge when more tags changed than a sweep purges one by one", async () => {
+		const purged: PurgeTarget[] = [];
+		const a = testApp({ shareKeys: true, purge: async (_, target) => void purged.push(target) });
+		await a.request("/v1/categories/kitchen");
 		await env.DB.exec("UPDATE products SET stock = stock + 1");
 		const swept = await a.cache.sweep(env, 2);
 		expect(swept.everything).toBe(true);
-		expect(Number(await env.CACHE_KV.get(SEQ_KEYS.floor))).toBe(swept.floor);
-		expect(swept.floor).toBe(await counter());
+		expect(purged).toEqual([{ everything: true }]);
+		const unhandled = await env.DB.prepare("SELECT count(*) AS n FROM cache_tag_seq WHERE seq > handled_seq").first<{
+			n: number;
+		}>();
+		expect(unhandled?.n).toBe(0);
+		// T1–T3 raise no floor for it: an entry whose tags the change did not touch stays valid.
+		a.advance(1000);
+		expect(cacheStatus(await a.request("/v1/categories/kitchen"))).toMatch(/memory; hit/);
 	});
 });

@@ -16,7 +16,7 @@ describe("the read path walks memory, colo, kv, then D1", () => {
 			"tiercache-kv; fwd=miss; stored, tiercache-colo; fwd=miss; stored, tiercache-memory; fwd=miss; stored",
 		);
 		expect(first.headers.get("Server-Timing")).toMatch(
-			/^memory;dur=[\d.]+, colo;dur=[\d.]+, kv;dur=[\d.]+, origin;dur=[\d.]+$/,
+			/^clock;dur=[\d.]+, memory;dur=[\d.]+, colo;dur=[\d.]+, kv;dur=[\d.]+, origin;dur=[\d.]+$/,
 		);
 		const body = await first.text();
 

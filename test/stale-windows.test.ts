@@ -147,6 +147,6 @@ describe("the stats route", () => {
 		expect(stats.tiers.memory).toMatchObject({ hits: 1, misses: 1 });
 		expect(stats.tiers.colo).toMatchObject({ hits: 0, misses: 1 });
 		expect(stats.tiers.kv).toMatchObject({ hits: 0, misses: 1 });
-		expect(stats.purges).toEqual({ invalidations: 0, tags: 0, publishErrors: 0, enqueueErrors: 0 });
+		expect(stats.purges).toEqual({ invalidations: 0, tags: 0, enqueueErrors: 0 });
 	});
 });

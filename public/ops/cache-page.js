@@ -100,7 +100,9 @@
 			["hot keys re-warmed", q.rewarmed],
 			["last batch", q.lastBatchAt || "–"],
 			["invalidations seen here", s.purges.invalidations],
-			["publish errors / enqueue errors", `${s.purges.publishErrors} / ${s.purges.enqueueErrors}`],
+			["enqueue errors", s.purges.enqueueErrors],
+			["clock: D1 reads / shared reads", `${s.clock.d1Reads} / ${s.clock.sharedReads}`],
+			["clock: counter, view age", `${s.clock.counter}, ${s.clock.viewAgeMs ?? "-"} ms`],
 		];
 		$("queue").replaceChildren(...rows.map(([k, v]) => row([k, String(v)])));
 		$("recent").replaceChildren(

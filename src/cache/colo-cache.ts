@@ -18,7 +18,8 @@ export class ColoCache {
 		this.#openCache = openCache;
 	}
 
-	#open(): Promise<Cache> {
+	/** The opened cache (opened once per isolate; a failure is retried by the next call). */
+	open(): Promise<Cache> {
 		this.#cache ??= this.#openCache(this.name).catch((err) => {
 			this.#cache = undefined;
 			throw err;
@@ -27,14 +28,14 @@ export class ColoCache {
 	}
 
 	async get(key: string): Promise<Entry | undefined> {
-		const cache = await this.#open();
+		const cache = await this.open();
 		const response = await cache.match(KEY_ORIGIN + key);
 		if (!response) return undefined;
 		return parseEntry(await response.json().catch(() => undefined));
 	}
 
 	async set(key: string, entry: Entry): Promise<void> {
-		const cache = await this.#open();
+		const cache = await this.open();
 		await cache.put(
 			KEY_ORIGIN + key,
 			new Response(JSON.stringify(entry), {

@@ -48,7 +48,12 @@ export function edgePurgeTags(tags: readonly string[]): string[] {
 }
 
 export type TierOutcome =
-	| { tier: TierName; kind: "hit"; ttl: number; detail?: "stale-while-revalidate" | "stale-if-error" | "invalidated" }
+	| {
+			tier: TierName;
+			kind: "hit";
+			ttl: number;
+			detail?: "stale-while-revalidate" | "stale-if-error" | "invalidated" | "clock-unavailable";
+	  }
 	| { tier: TierName; kind: "miss" | "stale" | "invalid" | "error"; stored: boolean }
 	| { tier: TierName; kind: "bypass" };
 

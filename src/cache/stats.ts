@@ -26,12 +26,14 @@ export class CacheStats {
 		unbatched: 0,
 		earlyRefreshes: 0,
 		backgroundRefreshes: 0,
+		/** Joined loads that an invalidation had overtaken by the time they answered (loaded again). */
+		overtakenFlights: 0,
 		/** Origin loads per route (policy name). */
 		byRoute: {} as Record<string, number>,
 	};
-	served = { staleWhileRevalidate: 0, staleIfError: 0, softInvalidated: 0, unavailable: 0 };
+	served = { staleWhileRevalidate: 0, staleIfError: 0, softInvalidated: 0, clockUnavailable: 0, unavailable: 0 };
 	rewarm = { keys: 0, skipped: 0 };
-	purges = { invalidations: 0, tags: 0, publishErrors: 0, enqueueErrors: 0 };
+	purges = { invalidations: 0, tags: 0, enqueueErrors: 0 };
 	/** The purge queue batches this isolate consumed. */
 	queue = { batches: 0, purged: 0, retried: 0, rejected: 0, rewarmed: 0, lastBatchAt: null as string | null };
 	/** The last invalidations seen by this isolate, newest last. */

@@ -3,17 +3,19 @@ import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Context, Env as HonoEnv, TypedResponse } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { clockSource } from "./clock-source";
 import { ColoCache } from "./colo-cache";
 import { type Entry, etagOf, inStaleIfError, inStaleWhileRevalidate, isFresh, ttlLeft } from "./entry";
 import { cacheStatus, edgePurgeTags, edgeTags, etagMatches, serverTiming, type TierOutcome } from "./headers";
 import { HotKeys } from "./hot-keys";
+import { type ClockOptions, type ClockSource, type ClockState, InvalidationClock } from "./invalidation-clock";
 import { buildKey } from "./key";
 import { KvCache } from "./kv-cache";
 import { MemoryLru } from "./memory-lru";
 import { type CachePolicy, DEFAULT_POLICY, definePolicy, type PolicyOptions, type TierName } from "./policy";
+import { counterValue, SEQ_SQL } from "./seq-sql";
 import { FlightTimeoutError, SingleFlight } from "./single-flight";
 import { CacheStats } from "./stats";
-import { SEQ_KEYS, SEQ_SQL, TagSeqs } from "./tag-seqs";
 
 // biome-ignore lint/suspicious/noExplicitAny: any drizzle D1 database, whatever its schema
 export type AnyD1Db = DrizzleD1Database<any>;
@@ -49,7 +51,7 @@ export class OriginUnavailableError extends HTTPException {
 export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	/** The D1 database that holds the data and `cache_seq`. */
 	database: (env: E["Bindings"]) => D1Database;
-	/** The KV namespace for T3 and the published sequence numbers. */
+	/** The KV namespace for T3. */
 	kv: (env: E["Bindings"]) => KVNamespace;
 	/** A drizzle handle for loaders. */
 	createDb: (d1: D1Database) => Db;
@@ -64,10 +66,12 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	openCache?: (name: string) => Promise<Cache>;
 	/** T1 bound in bytes. Default 16 MiB. */
 	memoryBytes?: number;
-	/** How long published seqs read from KV are trusted (ms). Default 1000. */
-	memoMs?: number;
-	/** Above this many tags, an invalidation publishes a floor. Default 64. */
-	floorThreshold?: number;
+	/**
+	 * The invalidation clock: how old a view of D1's invalidations may get
+	 * before it is refreshed (`refreshAfterMs`, 500) or waited for
+	 * (`maxAgeMs`, 1000), and its bounds. See `ClockOptions`.
+	 */
+	clock?: Partial<ClockOptions> & { random?: () => number };
 	/** Policy defaults for this app, over the engine's. */
 	defaults?: Partial<Omit<CachePolicy, "name">>;
 	/** How long a request waits for the origin before treating it as failed (ms). Default 10,000. */
@@ -108,16 +112,8 @@ export type InvalidationSource = "write" | "invalidate" | "webhook" | "admin" | 
 export interface SweepResult {
 	/** Unhandled tags found. */
 	tags: number;
-	/** The floor published (0 for none). */
-	floor: number;
-	/** Whether there were too many tags and everything was invalidated. */
+	/** Whether there were too many tags and the whole edge was purged. */
 	everything: boolean;
-}
-
-function counterValue(row: { value: number } | undefined): number {
-	const seq = Number(row?.value);
-	if (!Number.isSafeInteger(seq)) throw new Error("cache_seq is missing: apply the engine's migrations");
-	return seq;
 }
 
 interface RequestScope<E extends HonoEnv> {
@@ -125,6 +121,8 @@ interface RequestScope<E extends HonoEnv> {
 	env: E["Bindings"];
 	waitUntil: (promise: Promise<unknown>) => void;
 	view?: (body: unknown) => unknown;
+	/** The request's state of the invalidation clock (set once it was consulted). */
+	clock?: ClockState;
 }
 
 export interface ReadOptions {
@@ -147,7 +145,8 @@ export const REWARM_HOST = "rewarm.tiercache.invalid";
 export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	readonly stats = new CacheStats();
 	readonly memory: MemoryLru;
-	readonly seqs: TagSeqs;
+	/** This isolate's view of D1's invalidations. */
+	readonly clock: InvalidationClock;
 	readonly #options: TierCacheOptions<E, Db>;
 	readonly #defaults: Omit<CachePolicy, "name">;
 	readonly #colo: ColoCache;
@@ -157,6 +156,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	#softSince = new Map<string, number>();
 	#lastOriginError = Number.NEGATIVE_INFINITY;
 	#surrogates = new WeakMap<Entry, { cacheTag: string; surrogateKey: string }>();
+	/** The view generation at which an entry was last found valid: unchanged view, unchanged answer. */
+	#validAt = new WeakMap<Entry, number>();
 	readonly #kvLastWrite = new Map<string, number>();
 	readonly #random: () => number;
 	readonly #now: () => number;
@@ -166,11 +167,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.#options = options;
 		this.#defaults = { ...DEFAULT_POLICY, ...options.defaults };
 		this.memory = new MemoryLru(options.memoryBytes ?? 16 * 1024 * 1024);
-		this.seqs = new TagSeqs({ memoMs: options.memoMs ?? 1000, floorThreshold: options.floorThreshold ?? 64 });
 		this.#colo = new ColoCache(options.cacheName ?? "tiercache", options.openCache);
 		this.hotKeys = new HotKeys(options.hotKeys ?? 512);
 		this.#random = options.random ?? Math.random;
 		this.#now = options.now ?? Date.now;
+		const { random: clockRandom, ...clockOptions } = options.clock ?? {};
+		this.clock = new InvalidationClock(clockOptions, this.#now, clockRandom);
 	}
 
 	/** A policy over this cache's defaults. */
@@ -201,7 +203,14 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const scope: RequestScope<E> = {
 			c,
 			env: c.env,
-			waitUntil: (promise) => c.executionCtx.waitUntil(promise.catch((err) => this.#warn("background", err))),
+			waitUntil: (promise) => {
+				const settled = promise.catch((err) => this.#warn("background", err));
+				try {
+					c.executionCtx.waitUntil(settled);
+				} catch {
+					// No execution context (e.g. `app.request` in a script): the work still runs.
+				}
+			},
 			view: options.view,
 		};
 		this.stats.requests++;
@@ -219,6 +228,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 
 		// Past memory, the remote tiers are probed together: a miss costs one
 		// round trip instead of two, a colo hit costs one spare KV read.
+		// No entry is validated against a view of the clock older than a second.
+		const clock = await this.clock.ensureFresh(this.#clockSource(scope.env), scope.waitUntil);
+		scope.clock = clock;
+		if (clock.waitedMs > 0) timings.push(["clock", clock.waitedMs]);
 		const remote = new Map<TierName, Promise<Entry | undefined | null>>();
 		for (const tier of policy.tiers) {
 			const started = performance.now();
@@ -230,7 +243,19 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			timings.push([tier, performance.now() - started]);
 			const counters = this.stats.tiers[tier];
 			const now = this.#now();
-			if (entry === null || (entry && valid === undefined)) {
+			if (entry && !clock.available && valid !== false) {
+				// The clock cannot be read: an entry not known to be invalidated is
+				// served inside its stale-if-error window, marked; never beyond it.
+				if (inStaleIfError(entry, now)) {
+					counters.hits++;
+					if (!isFresh(entry, now)) counters.stale++;
+					this.stats.served.clockUnavailable++;
+					outcomes.push({ tier, kind: "hit", ttl: ttlLeft(entry, now), detail: "clock-unavailable" });
+					return this.#respond(scope, policy, entry, outcomes, timings, key);
+				}
+				counters.misses++;
+				outcomes.push({ tier, kind: "stale", stored: false });
+			} else if (entry === null || (entry && valid === undefined)) {
 				// The tier (or the seq look-up) failed: a miss, never a failed read.
 				counters.errors++;
 				counters.misses++;
@@ -350,10 +375,11 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	}
 
 	/**
-	 * After a write whose D1 triggers bumped these tags: reads their seqs, makes
-	 * this isolate's next read fresh at once, then publishes them to KV and
-	 * hands them to the edge purge (in `waitUntil` when given). Tags whose
-	 * publish or purge fails stay unhandled in D1 for the cron to sweep up.
+	 * After a write whose D1 triggers bumped these tags: reads their seqs and
+	 * makes this isolate's next read fresh at once (other isolates see the
+	 * bumps through the clock), then hands the bumps nobody handled yet to the
+	 * edge purge (in `waitUntil` when given). Tags whose purge fails stay
+	 * unhandled in D1 for the cron to sweep up.
 	 */
 	async afterWrite(env: E["Bindings"], tags: readonly string[], waitUntil?: WaitUntil): Promise<void> {
 		const unique = [...new Set(tags)];
@@ -363,44 +389,37 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			.prepare(SEQ_SQL.readTags)
 			.bind(JSON.stringify(unique))
 			.all<{ tag: string; seq: number; handled_seq: number }>();
-		// This isolate learns every tag's current seq; only bumps nobody has
-		// handled yet (this write's, normally) are published, purged and re-warmed.
-		this.seqs.noteLocal(new Map(rows.results.map((r) => [r.tag, Number(r.seq)])));
+		this.clock.note(new Map(rows.results.map((r) => [r.tag, Number(r.seq)])));
+		// Only bumps nobody has handled yet (this write's, normally) are purged and re-warmed.
 		const unhandled = rows.results.filter((r) => Number(r.seq) > Number(r.handled_seq));
 		if (unhandled.length === 0) return;
 		await this.#propagate(env, new Map(unhandled.map((r) => [r.tag, Number(r.seq)])), 0, "write", waitUntil);
 	}
 
 	/**
-	 * The cron's work: publishes and purges every bump nobody handled (writes
-	 * made behind the API's back, or whose propagation failed), and answers a
-	 * KV namespace where nothing is published yet with a floor. Above
-	 * `sweepLimit` unhandled tags it raises the floor and purges everything.
+	 * The cron's work: hands every bump nobody handled (writes made behind the
+	 * API's back, or whose purge failed) to the edge purge. Above `sweepLimit`
+	 * unhandled tags it purges the whole edge. The tiers T1–T3 do not wait for
+	 * it: they see every bump through the clock.
 	 */
 	async sweep(env: E["Bindings"], sweepLimit = 500): Promise<SweepResult> {
 		const d1 = this.#options.database(env);
-		const kv = this.#options.kv(env);
-		const [unhandled, floorRow, counterRow] = await d1.batch<{ tag: string; seq: number; value: number }>([
+		const [unhandled, counterRow] = await d1.batch<{ tag: string; seq: number; value: number }>([
 			d1.prepare(SEQ_SQL.unhandled).bind(sweepLimit + 1),
-			d1.prepare(SEQ_SQL.readFloor),
 			d1.prepare(SEQ_SQL.read),
 		]);
 		const counter = counterValue(counterRow?.results[0]);
 		const rows = unhandled?.results ?? [];
-		const [publishedMax, publishedFloor] = await Promise.all([kv.get(SEQ_KEYS.max), kv.get(SEQ_KEYS.floor)]);
-		const d1Floor = Number(floorRow?.results[0]?.value ?? 0);
+		if (rows.length === 0) return { tags: 0, everything: false };
 		if (rows.length > sweepLimit) {
-			const results = await d1.batch<{ value: number }>([d1.prepare(SEQ_SQL.setFloor), d1.prepare(SEQ_SQL.read)]);
-			const floor = counterValue(results[1]?.results[0]);
-			await this.#propagate(env, new Map(), floor, "cron");
-			await d1.prepare(SEQ_SQL.markAllHandled).bind(floor).run();
-			return { tags: rows.length, floor, everything: true };
+			this.#record([], counter, true, "cron");
+			if (await this.#purge(env, { everything: true })) {
+				await d1.prepare(SEQ_SQL.markAllHandled).bind(counter).run();
+			}
+			return { tags: rows.length, everything: true };
 		}
-		// A floor raised in D1 but not (yet) in KV, or nothing published at all.
-		const floor = publishedMax === null ? counter : d1Floor > Number(publishedFloor ?? 0) ? d1Floor : 0;
-		if (rows.length === 0 && floor === 0) return { tags: 0, floor: 0, everything: false };
-		await this.#propagate(env, new Map(rows.map((r) => [r.tag, Number(r.seq)])), floor, "cron");
-		return { tags: rows.length, floor, everything: false };
+		await this.#propagate(env, new Map(rows.map((r) => [r.tag, Number(r.seq)])), 0, "cron");
+		return { tags: rows.length, everything: false };
 	}
 
 	async #propagate(
@@ -410,24 +429,14 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		source: InvalidationSource,
 		waitUntil?: WaitUntil,
 	): Promise<void> {
-		this.seqs.noteLocal(seqs, floor);
-		// Keeps this isolate's copy of D1's bumps through the new seq, so its
-		// entries untouched by the change stay valid from memory (one indexed
-		// query; on failure, reads fall back to per-tag look-ups).
-		await this.seqs
-			.refreshDelta((after, limit) => this.#readDelta(env, after, limit), this.#now())
-			.catch((err) => this.#warn("seqs", err));
-		this.stats.purges.invalidations++;
-		this.stats.purges.tags += seqs.size;
-		this.stats.recordInvalidation(source, [...seqs.keys()], Math.max(floor, ...seqs.values()), floor > 0);
-		const everything = floor > 0 || this.seqs.isFloor(seqs.size);
+		this.clock.note(seqs, floor);
+		this.#record([...seqs.keys()], Math.max(floor, ...seqs.values()), floor > 0, source);
 		const work = (async () => {
-			const published = await this.#publish(env, seqs, floor);
 			const purged = await this.#purge(
 				env,
-				everything ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) },
+				floor > 0 ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) },
 			);
-			if (published && purged && seqs.size > 0) {
+			if (purged && seqs.size > 0) {
 				const pairs = JSON.stringify([...seqs].map(([tag, seq]) => [tag, seq]));
 				await this.#options.database(env).prepare(SEQ_SQL.markHandled).bind(pairs).run();
 			}
@@ -436,16 +445,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		else await work;
 	}
 
-	/** Publishes seqs to KV; false (counted, logged) on failure: the cron publishes again. */
-	async #publish(env: E["Bindings"], seqs: ReadonlyMap<string, number>, floor: number): Promise<boolean> {
-		try {
-			await this.seqs.publish(this.#options.kv(env), seqs, floor);
-			return true;
-		} catch (err) {
-			this.stats.purges.publishErrors++;
-			this.#warn("publish", err);
-			return false;
-		}
+	#record(tags: string[], seq: number, everything: boolean, source: InvalidationSource): void {
+		this.stats.purges.invalidations++;
+		this.stats.purges.tags += tags.length;
+		this.stats.recordInvalidation(source, tags, seq, everything);
 	}
 
 	/** Hands tags to the edge purge; false (counted, logged) on failure: the cron hands them again. */
@@ -464,14 +467,19 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 
 	/** Counters and sizes of this isolate. */
 	snapshot() {
+		const view = this.clock.view;
 		return {
 			...this.stats,
 			memory: { bytes: this.memory.bytes, entries: this.memory.size, maxBytes: this.memory.maxBytes },
 			inFlight: this.#flights.size,
-			validation: {
-				tagLookups: this.seqs.tagLookups,
-				fromRecentBumps: this.seqs.deltaValidations,
-				recentBumps: this.seqs.coverage,
+			clock: {
+				...this.clock.counters,
+				counter: view.counter,
+				floor: view.floor,
+				coverFrom: view.coverFrom,
+				bumps: view.size,
+				lookedUpTags: view.baselineSize,
+				viewAgeMs: view.ready ? Math.max(0, Math.round(this.clock.age())) : null,
 			},
 		};
 	}
@@ -567,43 +575,32 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		}
 	}
 
-	/** Valid, invalid, or undefined when validity could not be established (treated as a miss). */
+	/**
+	 * Valid, invalid, or undefined when validity could not be established (a
+	 * miss): checked against this isolate's view of the clock, with a per-tag
+	 * look-up in D1 for entries older than the view (not while the clock is
+	 * unavailable). An answer is reused while the view has not changed.
+	 */
 	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined> {
+		const generation = this.clock.view.generation;
+		if (this.#validAt.get(entry) === generation) return true;
 		try {
-			return await this.seqs.isValid(
-				this.#options.kv(scope.env),
-				() => this.#readCounter(scope.env),
-				entry,
-				this.#now(),
-				// Brings this isolate's copy of D1's recent bumps up to date, off the request's path.
-				() =>
-					scope.waitUntil(
-						this.seqs.refreshDelta((after, limit) => this.#readDelta(scope.env, after, limit), this.#now()),
-					),
+			const valid = await this.clock.validity(
+				this.#clockSource(scope.env),
+				entry.readSeq,
+				entry.tags,
+				scope.clock?.available !== false,
 			);
+			if (valid && this.clock.view.generation === generation) this.#validAt.set(entry, generation);
+			return valid;
 		} catch (err) {
-			this.#warn("seqs", err);
+			this.#warn("clock", err);
 			return undefined;
 		}
 	}
 
-	async #readDelta(env: E["Bindings"], after: number | undefined, limit: number) {
-		const d1 = this.#options.database(env);
-		if (after === undefined) return { rows: [], counter: await this.#readCounter(env) };
-		const [rows, counter] = await d1.batch<{ tag: string; seq: number; value: number }>([
-			d1.prepare(SEQ_SQL.since).bind(after, limit + 1),
-			d1.prepare(SEQ_SQL.read),
-		]);
-		return {
-			rows: (rows?.results ?? []).map((r) => ({ tag: r.tag, seq: Number(r.seq) })),
-			counter: counterValue(counter?.results[0]),
-		};
-	}
-
-	async #readCounter(env: E["Bindings"]): Promise<number> {
-		const row = await this.#options.database(env).prepare(SEQ_SQL.read).first<{ value: number }>();
-		if (row === null) throw new Error("cache_seq is missing: apply the engine's migrations");
-		return Number(row.value);
+	#clockSource(env: E["Bindings"]): ClockSource {
+		return clockSource(this.#options.database(env), () => this.#colo.open());
 	}
 
 	#store(scope: RequestScope<E>, tiers: readonly TierName[], key: string, entry: Entry): void {
@@ -653,12 +650,25 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			if (storable) this.#store(scope, policy.tiers, key, entry);
 			return { entry, storable };
 		};
-		try {
-			return await this.#flights.run(key, fill, () => this.stats.origin.coalesced++);
-		} catch (err) {
-			// The load this request waited for took too long: load by itself.
-			if (err instanceof FlightTimeoutError) return fill();
-			throw err;
+		// A load that began before an invalidation this isolate knows of may hold
+		// overtaken data: a request that joined it checks the result against the
+		// view and, if a tag of it was bumped since, loads again.
+		for (let attempt = 0; ; attempt++) {
+			let joined = false;
+			let result: { entry: Entry; storable: boolean };
+			try {
+				result = await this.#flights.run(key, fill, () => {
+					joined = true;
+					this.stats.origin.coalesced++;
+				});
+			} catch (err) {
+				// The load this request waited for took too long: load by itself.
+				if (err instanceof FlightTimeoutError) return fill();
+				throw err;
+			}
+			if (!joined || this.clock.view.validity(result.entry.readSeq, result.entry.tags) !== false) return result;
+			this.stats.origin.overtakenFlights++;
+			if (attempt >= 2) return fill();
 		}
 	}
 

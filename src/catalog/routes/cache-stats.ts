@@ -34,12 +34,14 @@ const CacheStats = z
 			unbatched: z.number(),
 			earlyRefreshes: z.number(),
 			backgroundRefreshes: z.number(),
+			overtakenFlights: z.number(),
 			byRoute: z.record(z.string(), z.number()),
 		}),
 		served: z.object({
 			staleWhileRevalidate: z.number(),
 			staleIfError: z.number(),
 			softInvalidated: z.number(),
+			clockUnavailable: z.number(),
 			unavailable: z.number(),
 		}),
 		queue: z.object({
@@ -54,7 +56,6 @@ const CacheStats = z
 		purges: z.object({
 			invalidations: z.number(),
 			tags: z.number(),
-			publishErrors: z.number(),
 			enqueueErrors: z.number(),
 		}),
 		recent: z.array(
@@ -63,11 +64,24 @@ const CacheStats = z
 		tiers: z.object({ memory: counters, colo: counters, kv: counters }),
 		memory: z.object({ bytes: z.number(), entries: z.number(), maxBytes: z.number() }),
 		inFlight: z.number(),
-		validation: z.object({
-			tagLookups: z.number(),
-			fromRecentBumps: z.number(),
-			recentBumps: z.object({ from: z.number(), to: z.number(), tags: z.number() }),
-		}),
+		clock: z
+			.object({
+				d1Reads: z.number().openapi({ description: "Reads of the invalidation clock from D1" }),
+				sharedReads: z
+					.number()
+					.openapi({ description: "View increments taken from the location's shared copy instead of D1" }),
+				tagLookups: z.number().openapi({ description: "Per-tag look-ups for entries older than the view" }),
+				waits: z.number().openapi({ description: "Requests that waited for the clock (view absent or over 1 s old)" }),
+				failures: z.number(),
+				floors: z.number().openapi({ description: "Bulk changes turned into a floor" }),
+				counter: z.number().openapi({ description: "D1's counter as of the view (-1 before the first read)" }),
+				floor: z.number(),
+				coverFrom: z.number(),
+				bumps: z.number(),
+				lookedUpTags: z.number(),
+				viewAgeMs: z.number().nullable(),
+			})
+			.openapi({ description: "This isolate's view of the invalidation clock" }),
 	})
 	.openapi("CacheStats");
 

@@ -1,0 +1,51 @@
+import type { ClockIncrement } from "./clock-view";
+import type { ClockSource } from "./invalidation-clock";
+import { counterValue, SEQ_SQL } from "./seq-sql";
+
+/** The shared view lives under a host no request can name, apart from the entries' keys. */
+const SHARED_VIEW_URL = "https://clock.tiercache.invalid/view";
+
+/** How long the Cache API keeps the shared view: a base for isolates that start later. */
+const SHARED_VIEW_SECONDS = 300;
+
+/**
+ * The clock read from D1 (one batch per read: one snapshot) and shared
+ * through this location's Cache API.
+ */
+export function clockSource(d1: D1Database, openCache: () => Promise<Cache>): ClockSource {
+	return {
+		async readDelta(after, limit) {
+			const head = [d1.prepare(SEQ_SQL.read), d1.prepare(SEQ_SQL.readFloor)];
+			const results = await d1.batch<{ tag: string; seq: number; value: number }>(
+				after === undefined ? head : [...head, d1.prepare(SEQ_SQL.since).bind(after, limit + 1)],
+			);
+			return {
+				counter: counterValue(results[0]?.results[0]),
+				floor: Number(results[1]?.results[0]?.value ?? 0),
+				rows: (results[2]?.results ?? []).map((r) => [r.tag, Number(r.seq)] as [string, number]),
+			};
+		},
+		async lookupTags(tags) {
+			const [rows, counter] = await d1.batch<{ tag: string; seq: number; value: number }>([
+				d1.prepare(SEQ_SQL.lookup).bind(JSON.stringify(tags)),
+				d1.prepare(SEQ_SQL.read),
+			]);
+			return {
+				rows: (rows?.results ?? []).map((r) => [r.tag, Number(r.seq)] as [string, number]),
+				counter: counterValue(counter?.results[0]),
+			};
+		},
+		async readShared() {
+			const response = await (await openCache()).match(SHARED_VIEW_URL);
+			return response ? await response.json() : undefined;
+		},
+		async writeShared(increment: ClockIncrement) {
+			await (await openCache()).put(
+				SHARED_VIEW_URL,
+				new Response(JSON.stringify(increment), {
+					headers: { "Content-Type": "application/json", "Cache-Control": `public, max-age=${SHARED_VIEW_SECONDS}` },
+				}),
+			);
+		},
+	};
+}

@@ -1,0 +1,215 @@
+import { type ClockIncrement, ClockView, parseIncrement, type Validity } from "./clock-view";
+
+/** Where the clock is read: D1 (the truth) and the location's shared copy (the Cache API). */
+export interface ClockSource {
+	/**
+	 * Bumps with a seq above `after` (at most `limit + 1` rows), the counter
+	 * and the floor, from one D1 snapshot. No rows when `after` is undefined.
+	 */
+	readDelta(
+		after: number | undefined,
+		limit: number,
+	): Promise<{ rows: [string, number][]; counter: number; floor: number }>;
+	/** The current seqs of these tags (absent: never bumped) and the counter, from one D1 snapshot. */
+	lookupTags(tags: readonly string[]): Promise<{ rows: [string, number][]; counter: number }>;
+	/** The increment the isolates of this location share, if any. */
+	readShared(): Promise<unknown>;
+	writeShared(increment: ClockIncrement): Promise<void>;
+}
+
+export interface ClockOptions {
+	/** A view this old is refreshed in the background (ms), plus up to `jitterMs`. Default 500. */
+	refreshAfterMs: number;
+	/** Spreads the refreshes of isolates that took the same shared view (ms). Default 250. */
+	jitterMs: number;
+	/** No entry is validated against a view this old: the request waits for a refresh (ms). Default 1000. */
+	maxAgeMs: number;
+	/** A shared view that seems to come from this far in the future is not trusted (ms). Default 250. */
+	skewToleranceMs: number;
+	/** How long a request waits for the clock before treating it as unavailable (ms). Default 3000. */
+	timeoutMs: number;
+	/** After a failed read of D1, how long requests use the last view without trying again (ms). Default 250. */
+	retryAfterMs: number;
+	/** More bumps than this in one refresh are a bulk change: the view raises its floor. Default 1000. */
+	deltaLimit: number;
+	/** Bumps kept in the location's shared view. Default 2000. */
+	sharedBumps: number;
+	/** Tags a view holds before it forgets its older half. Default 50,000. */
+	maxTags: number;
+}
+
+export const DEFAULT_CLOCK_OPTIONS: ClockOptions = {
+	refreshAfterMs: 500,
+	jitterMs: 250,
+	maxAgeMs: 1000,
+	skewToleranceMs: 250,
+	timeoutMs: 3000,
+	retryAfterMs: 250,
+	deltaLimit: 1000,
+	sharedBumps: 2000,
+	maxTags: 50_000,
+};
+
+export interface ClockCounters {
+	/** Reads of the clock from D1. */
+	d1Reads: number;
+	/** Refreshes answered by the location's shared view, without D1. */
+	sharedReads: number;
+	/** Per-tag look-ups in D1 for entries read before the view's coverage. */
+	tagLookups: number;
+	/** Requests that waited for the clock (view absent or older than `maxAgeMs`). */
+	waits: number;
+	/** Failed reads of the clock. */
+	failures: number;
+	/** Bulk changes (more than `deltaLimit` bumps at once) turned into a floor. */
+	floors: number;
+}
+
+/** What a request may rely on: a view younger than `maxAgeMs`, or not (D1 unreachable). */
+export interface ClockState {
+	available: boolean;
+	/** How long the request waited for a refresh (ms), 0 when it did not. */
+	waitedMs: number;
+}
+
+/**
+ * The invalidation clock of one isolate: a view of D1's invalidations that is
+ * never older than `maxAgeMs` when a request relies on it. Refreshed in the
+ * background from `refreshAfterMs` (jittered), and awaited only past
+ * `maxAgeMs`. A refresh first takes the location's shared view (Cache API);
+ * only when that is not fresh does it read D1, and then shares the result.
+ */
+export class InvalidationClock {
+	readonly view: ClockView;
+	readonly options: ClockOptions;
+	readonly counters: ClockCounters = { d1Reads: 0, sharedReads: 0, tagLookups: 0, waits: 0, failures: 0, floors: 0 };
+	readonly #now: () => number;
+	readonly #random: () => number;
+	#refreshAt: number;
+	#running: Promise<void> | undefined;
+	#waiters: (() => void)[] = [];
+	#failedAt = Number.NEGATIVE_INFINITY;
+
+	constructor(options: Partial<ClockOptions>, now: () => number, random: () => number = Math.random) {
+		this.options = { ...DEFAULT_CLOCK_OPTIONS, ...options };
+		this.view = new ClockView(this.options.maxTags);
+		this.#now = now;
+		this.#random = random;
+		this.#refreshAt = this.#drawRefreshAt();
+	}
+
+	/** Milliseconds since the view was complete (Infinity before the first read). */
+	age(now = this.#now()): number {
+		return now - this.view.readAt;
+	}
+
+	/**
+	 * Makes sure the view is young enough for a request: nothing to do under
+	 * the (jittered) refresh age; a background refresh up to `maxAgeMs`; past
+	 * it (or without a view) the request waits for a refresh.
+	 */
+	async ensureFresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<ClockState> {
+		const now = this.#now();
+		const age = this.age(now);
+		if (age < this.#refreshAt) return { available: true, waitedMs: 0 };
+		if (age < this.options.maxAgeMs) {
+			if (!this.#running) waitUntil(this.refresh(source, waitUntil).catch(() => {}));
+			return { available: true, waitedMs: 0 };
+		}
+		if (!this.#running && now - this.#failedAt < this.options.retryAfterMs) return { available: false, waitedMs: 0 };
+		this.counters.waits++;
+		const started = performance.now();
+		await this.#join(source, waitUntil);
+		return { available: this.age() < this.options.maxAgeMs, waitedMs: performance.now() - started };
+	}
+
+	/**
+	 * Validity of an entry against the view; entries read before its coverage
+	 * get one batched per-tag look-up in D1 (`lookup` false: left undefined).
+	 */
+	async validity(source: ClockSource, readSeq: number, tags: readonly string[], lookup: boolean): Promise<Validity> {
+		const known = this.view.validity(readSeq, tags);
+		if (known !== undefined || !lookup) return known;
+		const missing = this.view.unknownTags(readSeq, tags);
+		this.counters.tagLookups++;
+		const { rows, counter } = await source.lookupTags(missing);
+		this.view.addBaseline(rows, missing, counter);
+		return this.view.validity(readSeq, tags);
+	}
+
+	/** Invalidations this isolate committed: its next read sees them, whatever the view's age. */
+	note(seqs: ReadonlyMap<string, number>, floor = 0): void {
+		this.view.note(seqs, floor);
+	}
+
+	/** Refreshes the view (one refresh at a time per isolate; a caller joins a running one). */
+	refresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
+		if (this.#running) return this.#running;
+		const run = this.#refresh(source, waitUntil).finally(() => {
+			this.#running = undefined;
+			const waiters = this.#waiters;
+			this.#waiters = [];
+			for (const wake of waiters) wake();
+		});
+		this.#running = run;
+		return run;
+	}
+
+	/**
+	 * Waits for a refresh on a promise of this request's own (a Worker cancels
+	 * continuations on promises of a request that has finished), bounded by
+	 * `timeoutMs`; failures are the refresh's, counted there.
+	 */
+	#join(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
+		return new Promise<void>((resolve) => {
+			const timer = setTimeout(resolve, this.options.timeoutMs);
+			this.#waiters.push(() => {
+				clearTimeout(timer);
+				resolve();
+			});
+			if (!this.#running) waitUntil(this.refresh(source, waitUntil).catch(() => {}));
+		});
+	}
+
+	async #refresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
+		const started = this.#now();
+		const wasReady = this.view.ready;
+		const shared = await source.readShared().then(parseIncrement, () => undefined);
+		// A shared view from the future (a skewed clock) is not trusted beyond a small tolerance.
+		if (shared && shared.readAt - started <= this.options.skewToleranceMs) {
+			const taken = this.view.apply({ ...shared, readAt: Math.min(shared.readAt, started) });
+			if (taken && started - this.view.readAt < this.options.refreshAfterMs) {
+				this.counters.sharedReads++;
+				this.#refreshAt = this.#drawRefreshAt();
+				return;
+			}
+		}
+		try {
+			const limit = this.options.deltaLimit;
+			const after = this.view.ready ? this.view.counter : undefined;
+			const { rows, counter, floor } = await source.readDelta(after, limit);
+			this.counters.d1Reads++;
+			if (rows.length > limit) {
+				if (wasReady) {
+					// A bulk change, too large to carry: nothing read before it is trusted.
+					this.counters.floors++;
+					this.view.apply({ from: counter, to: counter, floor: counter, readAt: started, bumps: [] });
+				} else {
+					this.view.restart(counter, floor, started);
+				}
+			} else {
+				this.view.apply({ from: after ?? counter, to: counter, floor, readAt: started, bumps: rows });
+			}
+		} catch (err) {
+			this.counters.failures++;
+			this.#failedAt = this.#now();
+			throw err;
+		}
+		this.#refreshAt = this.#drawRefreshAt();
+		waitUntil(source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {}));
+	}
+
+	#drawRefreshAt(): number {
+		return this.options.refreshAfterMs + this.#random() * this.options.jitterMs;
+	}
+}
