@@ -113,6 +113,43 @@ describe("the engine on any Hono + D1 app", () => {
 	});
 });
 
+describe("single-flight across an invalidation", () => {
+	it("a read issued after an acknowledged invalidation never receives a load that began before it", async () => {
+		const n = notesApp("generic-overtaken");
+		const gate = deferred();
+		n.hold(gate.promise);
+		const early = n.request("/notes/2"); // reads 'two' and cache_seq, then waits
+		await n.reached();
+		n.hold(undefined);
+		await env.DB.prepare("UPDATE notes SET text = 'deux' WHERE id = 2").run();
+		await n.cache.invalidateTags(env, ["note:2"]);
+		const late = n.request("/notes/2"); // issued after the invalidation returned: joins the early load…
+		for (let i = 0; i < 200 && n.cache.stats.origin.coalesced < 1; i++) await scheduler.wait(1);
+		expect(n.cache.stats.origin.coalesced).toBe(1);
+		gate.resolve();
+		expect(await (await early).json()).toEqual({ id: 2, text: "two" }); // answered as read, before the write
+		// …but finds it overtaken by the invalidation and loads again.
+		expect(await (await late).json()).toEqual({ id: 2, text: "deux" });
+		expect(n.cache.stats.origin.overtakenFlights).toBe(1);
+		expect(n.cache.stats.origin.loads).toBe(2);
+	});
+
+	it("a joined load that no invalidation overtook is shared as before", async () => {
+		const n = notesApp("generic-not-overtaken");
+		const gate = deferred();
+		n.hold(gate.promise);
+		const early = n.request("/notes/1");
+		await n.reached();
+		n.hold(undefined);
+		await n.cache.invalidateTags(env, ["note:999"]); // another note
+		const late = n.request("/notes/1");
+		for (let i = 0; i < 200 && n.cache.stats.origin.coalesced < 1; i++) await scheduler.wait(1);
+		gate.resolve();
+		expect((await (await late).json()) as unknown).toEqual(await (await early).json());
+		expect(n.cache.stats.origin).toMatchObject({ loads: 1, coalesced: 1, overtakenFlights: 0 });
+	});
+});
+
 describe("answers a handler made uncacheable", () => {
 	it.each([
 		["Set-Cookie", "session=abc; HttpOnly"],

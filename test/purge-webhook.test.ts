@@ -3,34 +3,16 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sign, verifySignature } from "../src/purge/signature";
 import { cacheStatus, testApp } from "./helpers/app";
 import { fetchApp, seedSmallCatalog } from "./helpers/fixtures";
+import { signedWebhook, WEBHOOK_SECRET } from "./helpers/webhook";
 
-// The test secret (vitest.config.ts) is the Standard Webhooks reference secret.
-const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const SECRET = WEBHOOK_SECRET;
 const encoder = new TextEncoder();
 
 beforeAll(async () => {
 	await seedSmallCatalog();
 });
 
-let ids = 0;
-async function signed(
-	body: string,
-	options: { id?: string; timestamp?: number; secret?: string; signature?: string } = {},
-) {
-	const id = options.id ?? `msg_test_${++ids}_${Date.now()}`;
-	const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
-	const signature = options.signature ?? (await sign(options.secret ?? SECRET, id, timestamp, encoder.encode(body)));
-	return {
-		method: "POST",
-		headers: {
-			"Content-Type": "application/json",
-			"webhook-id": id,
-			"webhook-timestamp": timestamp,
-			"webhook-signature": signature,
-		},
-		body,
-	};
-}
+const signed = signedWebhook;
 
 async function counter(): Promise<number> {
 	const row = await env.DB.prepare("SELECT value FROM cache_seq WHERE id = 1").first<{ value: number }>();

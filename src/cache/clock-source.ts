@@ -1,9 +1,10 @@
 import type { ClockIncrement } from "./clock-view";
-import type { ClockSource } from "./invalidation-clock";
+import type { ClockLease, ClockSource } from "./invalidation-clock";
 import { counterValue, SEQ_SQL } from "./seq-sql";
 
 /** The shared view lives under a host no request can name, apart from the entries' keys. */
 const SHARED_VIEW_URL = "https://clock.tiercache.invalid/view";
+const LEASE_URL = "https://clock.tiercache.invalid/lease";
 
 /** How long the Cache API keeps the shared view: a base for isolates that start later. */
 const SHARED_VIEW_SECONDS = 300;
@@ -35,17 +36,23 @@ export function clockSource(d1: D1Database, openCache: () => Promise<Cache>): Cl
 				counter: counterValue(counter?.results[0]),
 			};
 		},
-		async readShared() {
-			const response = await (await openCache()).match(SHARED_VIEW_URL);
-			return response ? await response.json() : undefined;
-		},
-		async writeShared(increment: ClockIncrement) {
-			await (await openCache()).put(
-				SHARED_VIEW_URL,
-				new Response(JSON.stringify(increment), {
-					headers: { "Content-Type": "application/json", "Cache-Control": `public, max-age=${SHARED_VIEW_SECONDS}` },
-				}),
-			);
-		},
+		readShared: () => readJson(openCache, SHARED_VIEW_URL),
+		writeShared: (increment: ClockIncrement) => writeJson(openCache, SHARED_VIEW_URL, increment, SHARED_VIEW_SECONDS),
+		readLease: () => readJson(openCache, LEASE_URL),
+		writeLease: (lease: ClockLease) => writeJson(openCache, LEASE_URL, lease, 60),
 	};
+}
+
+async function readJson(openCache: () => Promise<Cache>, url: string): Promise<unknown> {
+	const response = await (await openCache()).match(url);
+	return response ? await response.json() : undefined;
+}
+
+async function writeJson(openCache: () => Promise<Cache>, url: string, value: unknown, seconds: number): Promise<void> {
+	await (await openCache()).put(
+		url,
+		new Response(JSON.stringify(value), {
+			headers: { "Content-Type": "application/json", "Cache-Control": `public, max-age=${seconds}` },
+		}),
+	);
 }

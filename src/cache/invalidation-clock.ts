@@ -15,6 +15,15 @@ export interface ClockSource {
 	/** The increment the isolates of this location share, if any. */
 	readShared(): Promise<unknown>;
 	writeShared(increment: ClockIncrement): Promise<void>;
+	/** The location's refresh lease: who said last that it reads D1 now, and when. */
+	readLease(): Promise<unknown>;
+	writeLease(lease: ClockLease): Promise<void>;
+}
+
+/** A short claim, shared per location, that one isolate is reading D1 for the others. */
+export interface ClockLease {
+	id: string;
+	at: number;
 }
 
 export interface ClockOptions {
@@ -36,6 +45,10 @@ export interface ClockOptions {
 	sharedBumps: number;
 	/** Tags a view holds before it forgets its older half. Default 50,000. */
 	maxTags: number;
+	/** A lease younger than this keeps other isolates from reading D1 in the background (ms). Default 300. */
+	leaseMs: number;
+	/** Real time a contender waits before reading the lease back (ms). Default 15. */
+	leaseSettleMs: number;
 }
 
 export const DEFAULT_CLOCK_OPTIONS: ClockOptions = {
@@ -48,6 +61,8 @@ export const DEFAULT_CLOCK_OPTIONS: ClockOptions = {
 	deltaLimit: 1000,
 	sharedBumps: 2000,
 	maxTags: 50_000,
+	leaseMs: 300,
+	leaseSettleMs: 15,
 };
 
 export interface ClockCounters {
@@ -63,6 +78,8 @@ export interface ClockCounters {
 	failures: number;
 	/** Bulk changes (more than `deltaLimit` bumps at once) turned into a floor. */
 	floors: number;
+	/** Background refreshes left to another isolate that held the location's lease. */
+	leaseDeferrals: number;
 }
 
 /** What a request may rely on: a view younger than `maxAgeMs`, or not (D1 unreachable). */
@@ -82,13 +99,23 @@ export interface ClockState {
 export class InvalidationClock {
 	readonly view: ClockView;
 	readonly options: ClockOptions;
-	readonly counters: ClockCounters = { d1Reads: 0, sharedReads: 0, tagLookups: 0, waits: 0, failures: 0, floors: 0 };
+	readonly counters: ClockCounters = {
+		d1Reads: 0,
+		sharedReads: 0,
+		tagLookups: 0,
+		waits: 0,
+		failures: 0,
+		floors: 0,
+		leaseDeferrals: 0,
+	};
 	readonly #now: () => number;
 	readonly #random: () => number;
 	#refreshAt: number;
 	#running: Promise<void> | undefined;
 	#waiters: (() => void)[] = [];
 	#failedAt = Number.NEGATIVE_INFINITY;
+	/** After leaving a refresh to the lease holder, no new attempt before this time. */
+	#deferredUntil = Number.NEGATIVE_INFINITY;
 
 	constructor(options: Partial<ClockOptions>, now: () => number, random: () => number = Math.random) {
 		this.options = { ...DEFAULT_CLOCK_OPTIONS, ...options };
@@ -113,7 +140,9 @@ export class InvalidationClock {
 		const age = this.age(now);
 		if (age < this.#refreshAt) return { available: true, waitedMs: 0 };
 		if (age < this.options.maxAgeMs) {
-			if (!this.#running) waitUntil(this.refresh(source, waitUntil).catch(() => {}));
+			if (!this.#running && now >= this.#deferredUntil) {
+				waitUntil(this.refresh(source, waitUntil, { background: true }).catch(() => {}));
+			}
 			return { available: true, waitedMs: 0 };
 		}
 		if (!this.#running && now - this.#failedAt < this.options.retryAfterMs) return { available: false, waitedMs: 0 };
@@ -142,10 +171,18 @@ export class InvalidationClock {
 		this.view.note(seqs, floor);
 	}
 
-	/** Refreshes the view (one refresh at a time per isolate; a caller joins a running one). */
-	refresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
+	/**
+	 * Refreshes the view (one refresh at a time per isolate; a caller joins a
+	 * running one). A background refresh reads D1 only if it wins the
+	 * location's lease; one a request waits for always may.
+	 */
+	refresh(
+		source: ClockSource,
+		waitUntil: (p: Promise<unknown>) => void,
+		{ background = false }: { background?: boolean } = {},
+	): Promise<void> {
 		if (this.#running) return this.#running;
-		const run = this.#refresh(source, waitUntil).finally(() => {
+		const run = this.#refresh(source, waitUntil, background).finally(() => {
 			this.#running = undefined;
 			const waiters = this.#waiters;
 			this.#waiters = [];
@@ -171,10 +208,13 @@ export class InvalidationClock {
 		});
 	}
 
-	async #refresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
+	async #refresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void, background: boolean): Promise<void> {
 		const started = this.#now();
 		const wasReady = this.view.ready;
-		const shared = await source.readShared().then(parseIncrement, () => undefined);
+		const [shared, lease] = await Promise.all([
+			source.readShared().then(parseIncrement, () => undefined),
+			background ? source.readLease().then(parseLease, () => undefined) : undefined,
+		]);
 		// A shared view from the future (a skewed clock) is not trusted beyond a small tolerance.
 		if (shared && shared.readAt - started <= this.options.skewToleranceMs) {
 			const taken = this.view.apply({ ...shared, readAt: Math.min(shared.readAt, started) });
@@ -183,6 +223,12 @@ export class InvalidationClock {
 				this.#refreshAt = this.#drawRefreshAt();
 				return;
 			}
+		}
+		if (background && !(await this.#winLease(source, lease, started))) {
+			// Another isolate of this location reads D1 now: keep this view, take theirs soon.
+			this.counters.leaseDeferrals++;
+			this.#deferredUntil = started + this.options.leaseSettleMs * 2;
+			return;
 		}
 		try {
 			const limit = this.options.deltaLimit;
@@ -209,7 +255,32 @@ export class InvalidationClock {
 		waitUntil(source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {}));
 	}
 
+	/**
+	 * The lease on a last-writer-wins store: no contender while another's
+	 * claim is young; otherwise claim, let concurrent claims land, and read
+	 * back — the last writer wins, the others defer to it.
+	 */
+	async #winLease(source: ClockSource, current: ClockLease | undefined, now: number): Promise<boolean> {
+		const { leaseMs, skewToleranceMs, leaseSettleMs } = this.options;
+		if (current && current.at - now <= skewToleranceMs && now - current.at < leaseMs) return false;
+		const id = crypto.randomUUID();
+		try {
+			await source.writeLease({ id, at: now });
+			await scheduler.wait(leaseSettleMs);
+			const back = parseLease(await source.readLease());
+			return !back || back.id === id;
+		} catch {
+			return true; // the Cache API failing must not stop the clock
+		}
+	}
+
 	#drawRefreshAt(): number {
 		return this.options.refreshAfterMs + this.#random() * this.options.jitterMs;
 	}
+}
+
+function parseLease(value: unknown): ClockLease | undefined {
+	if (typeof value !== "object" || value === null) return undefined;
+	const { id, at } = value as Record<string, unknown>;
+	return typeof id === "string" && typeof at === "number" && Number.isFinite(at) ? { id, at } : undefined;
 }

@@ -1,0 +1,278 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { clockSource } from "../src/cache/clock-source";
+import { type ClockIncrement, ClockView } from "../src/cache/clock-view";
+import { InvalidationClock } from "../src/cache/invalidation-clock";
+import { cacheStatus, testApp } from "./helpers/app";
+import { switchableD1 } from "./helpers/faults";
+import { ADMIN, seedSmallCatalog } from "./helpers/fixtures";
+import { signedWebhook } from "./helpers/webhook";
+
+beforeAll(async () => {
+	await seedSmallCatalog();
+});
+
+const name = async (res: Response) => ((await res.json()) as { data: { name: string } }).data.name;
+
+const increment = (from: number, to: number, readAt: number, bumps: [string, number][] = [], floor = 0) =>
+	({ from, to, readAt, bumps, floor }) satisfies ClockIncrement;
+
+describe("a view of the clock", () => {
+	it("only moves forward: an older increment arriving late neither lowers the counter nor the time", () => {
+		const view = new ClockView();
+		expect(view.apply(increment(0, 10, 1_000, [["product:1", 10]]))).toBe(true);
+		expect(view.apply(increment(0, 8, 500, [["product:2", 8]]))).toBe(true);
+		expect([view.counter, view.readAt]).toEqual([10, 1_000]);
+		// What the late increment says is still a fact: product:2 was bumped at 8.
+		expect(view.validity(7, ["product:2"])).toBe(false);
+		expect(view.validity(9, ["product:1"])).toBe(false);
+		expect(view.validity(10, ["product:1", "product:2"])).toBe(true);
+	});
+
+	it("refuses an increment that would leave a gap, unless its floor makes the gap irrelevant", () => {
+		const view = new ClockView();
+		view.apply(increment(0, 10, 1_000));
+		const generation = view.generation;
+		expect(view.apply(increment(12, 15, 2_000, [["product:1", 14]]))).toBe(false);
+		expect([view.counter, view.readAt, view.generation]).toEqual([10, 1_000, generation]);
+		expect(view.apply(increment(12, 15, 2_000, [["product:1", 14]], 12))).toBe(true);
+		expect(view.validity(11, [])).toBe(false); // under the floor
+		expect(view.validity(12, ["product:1"])).toBe(false);
+		expect(view.validity(14, ["product:1"])).toBe(true);
+	});
+
+	it("answers 'unknown' for entries read before its coverage until their tags are looked up", () => {
+		const view = new ClockView();
+		view.apply(increment(20, 25, 1_000, [["product:1", 23]]));
+		expect(view.validity(15, ["product:3"])).toBeUndefined();
+		expect(view.unknownTags(15, ["product:3", "products"])).toEqual(["product:3", "products"]);
+		view.addBaseline([["product:3", 12]], ["product:3", "products"], 25);
+		expect(view.validity(15, ["product:3", "products"])).toBe(true);
+		expect(view.validity(11, ["product:3"])).toBe(false);
+		// A bump after the look-up is seen through the view.
+		view.apply(increment(25, 30, 2_000, [["product:3", 28]]));
+		expect(view.validity(15, ["product:3"])).toBe(false);
+		// A look-up from a snapshot older than the coverage would leave a gap: ignored.
+		view.addBaseline([["category:1", 1]], ["category:1"], 10);
+		expect(view.validity(15, ["category:1"])).toBeUndefined();
+	});
+
+	it("shares at most N bumps, raising `from` so that the shared range stays complete", () => {
+		const view = new ClockView();
+		view.apply(
+			increment(
+				0,
+				10,
+				1_000,
+				Array.from({ length: 10 }, (_, i) => [`t:${i + 1}`, i + 1] as [string, number]),
+			),
+		);
+		const shared = view.increment(3);
+		expect(shared).toMatchObject({ from: 7, to: 10, readAt: 1_000 });
+		expect(shared.bumps.map(([tag]) => tag).sort()).toEqual(["t:10", "t:8", "t:9"]);
+		const other = new ClockView();
+		other.apply(shared);
+		expect(other.validity(7, ["t:8"])).toBe(false);
+		expect(other.validity(7, ["t:7"])).toBe(true);
+		expect(other.validity(6, ["t:7"])).toBeUndefined(); // before the shared range: not assumed valid
+	});
+
+	it("forgets its older half when it holds too many tags, and stops vouching for what it forgot", () => {
+		const view = new ClockView(4);
+		view.apply(
+			increment(
+				0,
+				6,
+				1_000,
+				Array.from({ length: 6 }, (_, i) => [`t:${i + 1}`, i + 1] as [string, number]),
+			),
+		);
+		expect(view.size).toBeLessThanOrEqual(4);
+		expect(view.coverFrom).toBeGreaterThan(0);
+		expect(view.validity(1, ["t:2"])).not.toBe(true);
+		expect(view.validity(6, ["t:6"])).toBe(true);
+	});
+});
+
+describe("the clock of an isolate", () => {
+	it("reads D1 once for a location: the other isolates take the shared view", async () => {
+		const a = testApp({ shareKeys: true, cacheName: "clock-share" });
+		const b = testApp({ shareKeys: true, cacheName: "clock-share" });
+		b.clock.now = a.clock.now;
+		await a.request("/v1/categories");
+		expect(a.cache.clock.counters).toMatchObject({ d1Reads: 1, sharedReads: 0 });
+		await b.request("/v1/categories");
+		expect(b.cache.clock.counters).toMatchObject({ d1Reads: 0, sharedReads: 1 });
+		expect(b.cache.clock.view.counter).toBe(a.cache.clock.view.counter);
+	});
+
+	it("does not trust a shared view from a clock running ahead beyond the tolerance", async () => {
+		const ahead = testApp({ shareKeys: true, cacheName: "clock-skew" });
+		const behind = testApp({ shareKeys: true, cacheName: "clock-skew" });
+		ahead.clock.now = behind.clock.now + 10_000;
+		await ahead.request("/v1/categories");
+		await behind.request("/v1/categories");
+		expect(behind.cache.clock.counters).toMatchObject({ d1Reads: 1, sharedReads: 0 });
+		expect(behind.cache.clock.view.readAt).toBeLessThanOrEqual(behind.clock.now);
+		// Within the tolerance it is taken, as of no later than the reader's own time.
+		const close = testApp({ shareKeys: true, cacheName: "clock-skew" });
+		close.clock.now = behind.clock.now - 100;
+		await close.request("/v1/categories");
+		expect(close.cache.clock.counters).toMatchObject({ d1Reads: 0, sharedReads: 1 });
+		expect(close.cache.clock.view.readAt).toBeLessThanOrEqual(close.clock.now);
+	});
+
+	it("refreshes in the background between half a second and a second, and waits only past a second", async () => {
+		const a = testApp({ clock: { jitterMs: 0 } });
+		await a.request("/v1/categories");
+		const reads = () => a.cache.clock.counters.d1Reads + a.cache.clock.counters.sharedReads;
+		a.advance(400);
+		await a.request("/v1/categories");
+		expect([reads(), a.cache.clock.counters.waits]).toEqual([1, 1]);
+		a.advance(200); // 600 ms: refreshed after the answer, in waitUntil
+		const res = await a.request("/v1/categories");
+		expect(res.headers.get("Server-Timing")).not.toMatch(/clock/);
+		expect([reads(), a.cache.clock.counters.waits]).toEqual([2, 1]);
+		a.advance(1000);
+		const waited = await a.request("/v1/categories");
+		expect(waited.headers.get("Server-Timing")).toMatch(/^clock;dur=/);
+		expect([reads(), a.cache.clock.counters.waits]).toEqual([3, 2]);
+	});
+});
+
+describe("several isolates at one location (the field's failure, made a test)", () => {
+	it("interleaved invalidations never let another isolate serve an overtaken entry", async () => {
+		for (let round = 0; round < 4; round++) {
+			const [a, b, c] = [0, 1, 2].map(() => testApp({ shareKeys: true, cacheName: "three-isolates" }));
+			if (!a || !b || !c) throw new Error("three isolates");
+			for (const i of [b, c]) i.clock.now = a.clock.now;
+			const advance = (ms: number) => {
+				for (const i of [a, b, c]) i.advance(ms);
+			};
+			const id = 1 + (round % 3);
+			await c.request(`/v1/products/${id}`); // C has a view and an entry
+			// B accepts two purges within one second, without waiting for their background work.
+			const purges = [
+				b.request("/v1/webhooks/purge", await signedWebhook('{"tags":["unrelated:a"]}'), {}, { wait: false }),
+				b.request("/v1/webhooks/purge", await signedWebhook('{"tags":["unrelated:b"]}'), {}, { wait: false }),
+			];
+			await b.request(`/v1/products/${id}`);
+			await b.request(`/v1/products/${id}`);
+			const renamed = `Renamed in round ${round}`;
+			const patch = await a.request(`/v1/products/${id}`, {
+				method: "PATCH",
+				headers: { ...ADMIN, "Content-Type": "application/json" },
+				body: JSON.stringify({ name: renamed }),
+			});
+			expect(patch.status).toBe(200);
+			expect((await Promise.all(purges)).map((r) => r.status)).toEqual([202, 202]);
+			expect(await name(await a.request(`/v1/products/${id}`))).toBe(renamed); // read-your-writes
+			advance(1000);
+			const seen = await c.request(`/v1/products/${id}`);
+			expect(await name(seen)).toBe(renamed);
+			expect(await name(await b.request(`/v1/products/${id}`))).toBe(renamed);
+		}
+	});
+
+	it("a validity answer never outlives the data it was computed from", async () => {
+		const writer = testApp({ shareKeys: true, cacheName: "validity-memo" });
+		const reader = testApp({ shareKeys: true, cacheName: "validity-memo" });
+		reader.clock.now = writer.clock.now;
+		await reader.request("/v1/products/3");
+		expect(cacheStatus(await reader.request("/v1/products/3"))).toMatch(/memory; hit/); // found valid, remembered
+		await env.DB.prepare("UPDATE products SET name = 'Rake v2' WHERE id = 3").run();
+		await writer.cache.invalidateTags(env, ["unrelated:memo"]); // the counter moves past the product's bump too
+		for (const after of [1_100, 5_000, 60_000]) {
+			reader.advance(after);
+			const res = await reader.request("/v1/products/3");
+			expect(await name(res)).toBe("Rake v2");
+		}
+	});
+});
+
+describe("the clock unreachable (D1 failing)", () => {
+	it("serves entries inside their stale-if-error window, marked, and 503 after it", async () => {
+		const { d1, state } = switchableD1(env.DB);
+		// ttl 120 s and stale-if-error 300 s (the product policy and the defaults).
+		const a = testApp({ database: () => d1 });
+		const t0 = a.clock.now;
+		await a.request("/v1/products/1");
+		await a.request("/v1/products/2");
+		await env.DB.prepare("UPDATE products SET name = 'Chef knife, renamed' WHERE id = 2").run();
+		a.advance(1_000);
+		expect(await name(await a.request("/v1/products/2"))).toBe("Chef knife, renamed"); // seen before the outage
+		state.down = true;
+		for (const at of [2_000, 60_000, 119_000, 121_000, 400_000]) {
+			a.clock.now = t0 + at;
+			const res = await a.request("/v1/products/1");
+			expect(res.status).toBe(200);
+			expect(cacheStatus(res)).toMatch(/^tiercache-memory; hit; ttl=-?\d+; detail=clock-unavailable$/);
+		}
+		a.clock.now = t0 + 421_000; // past 120 + 300 s after the entry was stored
+		const gone = await a.request("/v1/products/1");
+		expect(gone.status).toBe(503);
+		expect(gone.headers.get("Cache-Control")).toBe("no-store");
+		expect(a.cache.clock.counters.failures).toBeGreaterThan(0);
+		state.down = false;
+		a.advance(1_000);
+		expect((await a.request("/v1/products/1")).status).toBe(200);
+	});
+
+	it("never serves an entry the last view knew to be invalidated", async () => {
+		const { d1, state } = switchableD1(env.DB);
+		const a = testApp({ database: () => d1 });
+		await a.request("/v1/categories/garden");
+		await env.DB.prepare("UPDATE categories SET name = 'Garden & yard' WHERE id = 2").run();
+		a.advance(1_000);
+		await a.request("/v1/products/1"); // the view learns of the bump
+		state.down = true;
+		a.advance(1_000);
+		expect((await a.request("/v1/categories/garden")).status).toBe(503);
+	});
+});
+
+describe("clock load at one location", () => {
+	it("eight isolates serving for 10 s with a write every second read D1's clock one to two times a second", async () => {
+		const isolates = Array.from({ length: 8 }, () => testApp({ shareKeys: true, cacheName: "clock-load" }));
+		const start = isolates[0]?.clock.now ?? 0;
+		for (const i of isolates) i.clock.now = start;
+		const tick = (ms: number) => {
+			for (const i of isolates) i.advance(ms);
+		};
+		const d1Reads = () => isolates.reduce((n, i) => n + i.cache.clock.counters.d1Reads, 0);
+		const paths = ["/v1/products/1", "/v1/products/2", "/v1/categories", "/v1/products?category=kitchen"];
+		// Warm: every isolate has a view and entries.
+		await Promise.all(isolates.map((i) => i.request(paths[0] as string)));
+		const before = d1Reads();
+		for (let t = 0; t < 10_000; t += 50) {
+			if (t % 1000 === 0) {
+				await env.DB.prepare("UPDATE products SET stock = stock + 1 WHERE id = 3").run();
+			}
+			await Promise.all(isolates.map((i, n) => i.request(paths[(n + t / 50) % paths.length] as string)));
+			tick(50);
+		}
+		const serving = d1Reads() - before;
+		console.log(`clock load: ${serving} D1 clock reads in 10 s of serving by 8 isolates`);
+		expect(serving).toBeGreaterThanOrEqual(10);
+		expect(serving).toBeLessThanOrEqual(20);
+		// The other refreshes took the location's shared view.
+		const shared = isolates.reduce((n, i) => n + i.cache.clock.counters.sharedReads, 0);
+		expect(shared).toBeGreaterThan(serving * 3);
+		// Idle: no request, no read.
+		const idle = d1Reads();
+		for (let t = 0; t < 10_000; t += 50) tick(50);
+		await scheduler.wait(50);
+		expect(d1Reads()).toBe(idle);
+	});
+});
+
+describe("the location's shared view", () => {
+	it("is written by the isolate that read D1 and read back by clockSource", async () => {
+		const source = clockSource(env.DB, () => caches.open("clock-source-test"));
+		const clock = new InvalidationClock({}, () => 1_000_000);
+		await clock.refresh(source, (p) => void p);
+		await scheduler.wait(20); // the shared write runs in the background
+		const shared = (await source.readShared()) as ClockIncrement;
+		expect(shared).toMatchObject({ to: clock.view.counter, readAt: 1_000_000 });
+	});
+});
