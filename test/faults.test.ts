@@ -5,7 +5,6 @@ import type { PurgeTarget } from "../src/cache/tier-cache";
 import { consumePurgeBatch, retryDelaySeconds } from "../src/purge/consumer";
 import { zonePurger } from "../src/purge/purgers";
 import { cacheStatus, testApp } from "./helpers/app";
-import { downKv } from "./helpers/faults";
 import { seedSmallCatalog } from "./helpers/fixtures";
 
 // Faults injected through the seams production uses: ORIGIN_DELAY_MS and the
