@@ -8,14 +8,18 @@ import { DELIVERY_RETENTION_MS } from "./purge/webhook";
 // shared by the fetch, scheduled and queue handlers.
 const app = createApp();
 
+const REPURGE_DELAY_S = 5;
+
 export default {
 	fetch: app.fetch,
 
 	async queue(batch, env, ctx) {
 		if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch);
-		const delay = Number(env.PURGE_REPURGE_DELAY_S ?? 60);
+		// An isolate whose view had not yet seen a bump (at most a second) may
+		// refill the edge after the first purge: one re-purge a few seconds later clears it.
+		const delay = Number(env.PURGE_REPURGE_DELAY_S ?? REPURGE_DELAY_S);
 		const result = await consumePurgeBatch(batch, env.PURGE_QUEUE, configuredPurgers(env, ctx), {
-			repurgeDelayS: Number.isInteger(delay) && delay >= 0 ? delay : 60,
+			repurgeDelayS: Number.isInteger(delay) && delay >= 0 ? delay : REPURGE_DELAY_S,
 			rewarm: (target) => app.cache.rewarm(target, async (url) => app.fetch(new Request(url), env, ctx)),
 		});
 		app.cache.stats.recordQueueBatch(result);

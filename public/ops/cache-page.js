@@ -102,7 +102,7 @@
 			["invalidations seen here", s.purges.invalidations],
 			["enqueue errors", s.purges.enqueueErrors],
 			["clock: D1 reads / shared reads", `${s.clock.d1Reads} / ${s.clock.sharedReads}`],
-			["clock: counter, view age", `${s.clock.counter}, ${s.clock.viewAgeMs ?? "-"} ms`],
+			["clock: counter, view age", `${s.clock.counter}, ${s.clock.viewAgeMs} ms`],
 		];
 		$("queue").replaceChildren(...rows.map(([k, v]) => row([k, String(v)])));
 		$("recent").replaceChildren(

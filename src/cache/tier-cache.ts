@@ -479,7 +479,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				coverFrom: view.coverFrom,
 				bumps: view.size,
 				lookedUpTags: view.baselineSize,
-				viewAgeMs: view.ready ? Math.max(0, Math.round(this.clock.age())) : null,
+				viewAgeMs: view.ready ? Math.max(0, Math.round(this.clock.age())) : -1,
 			},
 		};
 	}

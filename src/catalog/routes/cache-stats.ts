@@ -74,12 +74,15 @@ const CacheStats = z
 				waits: z.number().openapi({ description: "Requests that waited for the clock (view absent or over 1 s old)" }),
 				failures: z.number(),
 				floors: z.number().openapi({ description: "Bulk changes turned into a floor" }),
+				leaseDeferrals: z
+					.number()
+					.openapi({ description: "Background refreshes left to the isolate holding the location's lease" }),
 				counter: z.number().openapi({ description: "D1's counter as of the view (-1 before the first read)" }),
 				floor: z.number(),
 				coverFrom: z.number(),
 				bumps: z.number(),
 				lookedUpTags: z.number(),
-				viewAgeMs: z.number().nullable(),
+				viewAgeMs: z.number().openapi({ description: "Age of the view in ms (-1 before the first read)" }),
 			})
 			.openapi({ description: "This isolate's view of the invalidation clock" }),
 	})
