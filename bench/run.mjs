@@ -15,6 +15,7 @@ import { seedCatalog } from "../scripts/lib/seed-local.mjs";
 import { signWebhook } from "../scripts/lib/webhook-sign.mjs";
 import { createLatencyHistogram } from "./lib/histogram.mjs";
 import { renderSvg, renderTable } from "./lib/report.mjs";
+import { clockWaitMs } from "./lib/server-timing.mjs";
 import { productsIn, StaleDetector } from "./lib/stale.mjs";
 import { createRandom, createZipf } from "./lib/zipf.mjs";
 
@@ -103,7 +104,7 @@ const template = join(work, "template");
 log("applying migrations to a template D1");
 run(join(root, "node_modules/.bin/wrangler"), ["d1", "migrations", "apply", "DB", "--local", "--persist-to", template]);
 
-function miniflare(state, variant, extra = {}) {
+function miniflare(state, variant, { bindings = {}, ...extra } = {}) {
 	return new Miniflare({
 		modules: true,
 		scriptPath: join(root, "bench/.build/worker.js"),
@@ -124,6 +125,7 @@ function miniflare(state, variant, extra = {}) {
 			ORIGIN_DELAY_MS: String(config.originDelayMs),
 			ADMIN_TOKEN,
 			PURGE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+			...bindings,
 		},
 		...extra,
 	});
@@ -184,6 +186,9 @@ async function load(base, seconds, { record, checkStale = true }) {
 	const histogram = createLatencyHistogram();
 	const byTier = new Map();
 	const stale = new StaleDetector();
+	// Waits for the invalidation clock, from the Server-Timing of answers that carry one.
+	const clockWaits = createLatencyHistogram();
+	let timed = 0;
 	let requests = 0;
 	let errors = 0;
 	let writes = 0;
@@ -213,6 +218,12 @@ async function load(base, seconds, { record, checkStale = true }) {
 				requests++;
 				histogram.recordMs(ms);
 				if (res.status !== 200) errors++;
+				const timing = res.headers.get("Server-Timing");
+				if (timing !== null) {
+					timed++;
+					const wait = clockWaitMs(timing);
+					if (wait !== undefined) clockWaits.recordMs(wait);
+				}
 				const tier = servedBy(res.headers);
 				if (!byTier.has(tier)) byTier.set(tier, createLatencyHistogram());
 				byTier.get(tier).recordMs(ms);
@@ -226,7 +237,7 @@ async function load(base, seconds, { record, checkStale = true }) {
 	const t0 = performance.now();
 	await Promise.all(Array.from({ length: config.connections }, worker));
 	const elapsed = (performance.now() - t0) / 1000;
-	return { histogram, byTier, stale, requests, errors, writes, elapsed };
+	return { histogram, byTier, stale, requests, errors, writes, elapsed, clockWaits, timed };
 }
 
 /** Hits only: 50 hot products, read again and again, after they were read once. */
@@ -294,6 +305,19 @@ for (const variant of variants) {
 		hitP50Ms: hitLatency(run.byTier, 50),
 		hitP99Ms: hitLatency(run.byTier, 99),
 	};
+	// Only a variant whose answers carry Server-Timing (tiercache) can say whether they waited for the clock.
+	if (run.timed > 0) {
+		const n = run.clockWaits.count;
+		results.variants[variant].clockWaits = {
+			share: round(n / Math.max(1, run.requests), 4),
+			count: n,
+			p50Ms: n ? round(run.clockWaits.percentileMs(50)) : 0,
+			p99Ms: n ? round(run.clockWaits.percentileMs(99)) : 0,
+			maxMs: n ? round(run.clockWaits.percentileMs(100)) : 0,
+			// The engine's own count over the phase (clock.waits), as a cross-check of the headers.
+			engineWaits: after.clock && before.clock ? after.clock.waits - before.clock.waits : null,
+		};
+	}
 	if (variant === "tiercache") {
 		for (const [tier, h] of run.byTier)
 			results.tierLatency[tier] = {
@@ -340,66 +364,183 @@ for (const [name, v] of Object.entries(results.variants)) {
 }
 
 // ---- two locations: shared D1 and KV, separate Cache API and memory -------
+//
+// Two Miniflare instances on one D1 and one KV directory, each with its own
+// Cache API and isolate. Workers KV is eventually consistent, which a shared
+// directory is not: every location reads and writes KV through the lagging
+// wrapper (bench/lib/lagging-kv.ts), and location B's reads see values as
+// they were `kvLagS` seconds earlier (A, where the changes are made, reads its
+// own writes). The warm-up's KV writes are stamped `kvLagS + 5` s in the past,
+// standing for entries stored long before the change: B's KV then holds the
+// old version of each product, and none of the new one, for the whole test.
+// Each path changes the name of its own product and measures the time from
+// the commit (or the webhook's 202) until B serves the new name.
 
 if (variants.includes("tiercache")) {
+	const kvLagS = 60;
+	const timeoutMs = 10_000;
+	const pathIds = { write: 11, webhook: 12, rawSql: 13 };
+	const kvProbeId = 7; // warmed at A only, never changed: a new location's first read of it
 	const state = copyState("two-locations");
-	const a = miniflare(state, "tiercache");
-	const baseA = (await a.ready).origin;
-	const b = miniflare(state, "tiercache");
-	const baseB = (await b.ready).origin;
-	const read = async (base) => {
-		const res = await fetch(`${base}/v1/products/7`);
-		return { body: await res.json(), status: res.headers.get("Cache-Status") };
+	const location = async (lagS) => {
+		const mf = miniflare(state, "tiercache", { bindings: { BENCH_KV_LAG_S: String(lagS) } });
+		return { mf, base: (await mf.ready).origin };
 	};
-	for (let i = 0; i < 3; i++) {
-		await read(baseA);
-		await read(baseB);
+	const a = await location(0);
+	const b = await location(kvLagS);
+	const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+	const read = async (base, id) => {
+		const res = await fetch(`${base}/v1/products/${id}`);
+		const body = await res.json();
+		return { name: body.data?.name, status: res.headers.get("Cache-Status"), timing: res.headers.get("Server-Timing") };
+	};
+	const backdate = async (ms) => {
+		for (const { base } of [a, b])
+			await (await fetch(`${base}/__bench/kv-backdate?ms=${ms}`, { method: "POST" })).text();
+	};
+	const cacheStats = async (base) =>
+		(await fetch(`${base}/v1/_cache/stats`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+
+	// Warm-up: A loads every product (memory, Cache API, KV); once its KV
+	// writes (in waitUntil) have landed, B reads each three times: a KV hit of
+	// the old version, then memory hits.
+	await backdate((kvLagS + 5) * 1000);
+	for (const id of [...Object.values(pathIds), kvProbeId]) for (let i = 0; i < 3; i++) await read(a.base, id);
+	await sleep(500);
+	const bFirstWarmRead = {};
+	for (const [path, id] of Object.entries(pathIds)) {
+		bFirstWarmRead[path] = (await read(b.base, id)).status;
+		for (let i = 0; i < 2; i++) await read(b.base, id);
 	}
-	const bBefore = await read(baseB);
-	const d1 = await a.getD1Database("DB");
-	const name = `Renamed ${Date.now()}`;
-	await d1.prepare("UPDATE products SET name = ?1 WHERE id = 7").bind(name).run();
-	const body = JSON.stringify({ tags: ["product:7"] });
-	const purge = await fetch(`${baseA}/v1/webhooks/purge`, {
-		method: "POST",
-		headers: await signWebhook(WEBHOOK_SECRET, body),
-		body,
-	});
-	const purgedAt = performance.now();
-	if (purge.status !== 202) throw new Error(`webhook answered ${purge.status}`);
-	const aAfter = await read(baseA);
-	let convergenceMs;
-	let bFreshStatus;
-	while (performance.now() - purgedAt < 90_000) {
-		const r = await read(baseB);
-		if (r.body.data.name === name) {
-			convergenceMs = Math.round(performance.now() - purgedAt);
-			bFreshStatus = r.status;
-			break;
+	await sleep(500);
+	await backdate(0);
+
+	const d1 = await a.mf.getD1Database("DB");
+	const rename = (id, name) => d1.prepare("UPDATE products SET name = ?1 WHERE id = ?2").bind(name, id).run();
+	/** Each makes the change and returns when it was committed (or accepted: the webhook's 202). */
+	const changes = {
+		async write(id, name) {
+			const res = await fetch(`${a.base}/v1/products/${id}`, {
+				method: "PATCH",
+				headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+				body: JSON.stringify({ name }),
+			});
+			await res.text();
+			if (res.status !== 200) throw new Error(`PATCH answered ${res.status}`);
+			return performance.now();
+		},
+		async webhook(id, name) {
+			await rename(id, name);
+			const body = JSON.stringify({ tags: [`product:${id}`] });
+			const res = await fetch(`${a.base}/v1/webhooks/purge`, {
+				method: "POST",
+				headers: await signWebhook(WEBHOOK_SECRET, body),
+				body,
+			});
+			await res.text();
+			if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
+			return performance.now();
+		},
+		async rawSql(id, name) {
+			await rename(id, name);
+			return performance.now();
+		},
+	};
+
+	// Several rounds per path. Before each change B has steady traffic (a read
+	// every 20 ms for 0.2–1 s), so the change lands at a random point of its
+	// clock's refresh cycle; the path's figure is the worst round.
+	const rounds = config.quick ? 3 : 5;
+	const phase = createRandom("two-locations");
+	const tiers = ["memory", "colo", "kv"];
+	async function measure(path, id, round) {
+		let before;
+		const until = performance.now() + 200 + phase.next() * 800;
+		do {
+			before = await read(b.base, id);
+			await sleep(20);
+		} while (performance.now() < until);
+		const statsBefore = await cacheStats(b.base);
+		const name = `${path} renamed ${round} ${Date.now()}`;
+		const committedAt = await changes[path](id, name);
+		const atA = read(a.base, id);
+		let after;
+		let polls = 0;
+		while (performance.now() - committedAt < timeoutMs) {
+			const r = await read(b.base, id);
+			polls++;
+			if (r.name === name) {
+				after = { ...r, ms: Math.round(performance.now() - committedAt) };
+				break;
+			}
+			await sleep(20);
 		}
-		await new Promise((resolve) => setTimeout(resolve, 20));
+		const statsAfter = await cacheStats(b.base);
+		const last = after ?? (await read(b.base, id));
+		return {
+			ms: after ? after.ms : -1,
+			converged: after !== undefined,
+			polls,
+			bStatusBefore: before.status,
+			bStatusAfter: last.status,
+			bServerTimingAfter: last.timing,
+			rejected: tiers.map((t) => statsAfter.tiers[t].invalidated - statsBefore.tiers[t].invalidated),
+			aFreshAtOnce: (await atA).name === name,
+		};
 	}
+
+	const paths = {};
+	for (const [path, id] of Object.entries(pathIds)) {
+		const samples = [];
+		for (let round = 1; round <= rounds; round++) samples.push(await measure(path, id, round));
+		const converged = samples.every((r) => r.converged);
+		const worst = converged ? samples.reduce((w, r) => (r.ms > w.ms ? r : w)) : samples.find((r) => !r.converged);
+		paths[path] = {
+			productId: id,
+			convergenceMs: worst.ms,
+			converged,
+			samplesMs: samples.map((r) => r.ms),
+			// Of the worst round: B's last answer before the change and its first with it.
+			bStatusBefore: worst.bStatusBefore,
+			bStatusAfter: worst.bStatusAfter,
+			bServerTimingAfter: worst.bServerTimingAfter,
+			polls: worst.polls,
+			// B's first warm read: a KV hit shows that B's lagging KV held the old version.
+			bFirstWarmRead: bFirstWarmRead[path],
+			// Old versions B found in each tier and rejected by its clock while converging, all rounds.
+			bRejected: Object.fromEntries(tiers.map((t, i) => [t, samples.reduce((n, r) => n + r.rejected[i], 0)])),
+			// A raw SQL change reaches A through its clock too (within a second), not at once.
+			aFreshAtOnce: samples.every((r) => r.aFreshAtOnce),
+		};
+		log(
+			`two locations, ${path}: B served the new name after ${paths[path].samplesMs.join(", ")} ms ` +
+				`(worst: Cache-Status ${worst.bStatusAfter})`,
+		);
+	}
+	const bClock = (await cacheStats(b.base)).clock;
 	const kvHit = await (async () => {
-		// A third location with an empty Cache API: its first read is a KV hit.
-		const c = miniflare(state, "tiercache");
-		const baseC = (await c.ready).origin;
+		// A third location (also lagging) with an empty Cache API: its first read of a
+		// product warmed long ago elsewhere is a KV hit.
+		const c = await location(kvLagS);
 		const t0 = performance.now();
-		const r = await read(baseC);
+		const r = await read(c.base, kvProbeId);
 		const ms = performance.now() - t0;
-		await c.dispose();
-		return { status: r.status, ms: round(ms) };
+		await c.mf.dispose();
+		return { status: r.status, ms: round(ms), clockWaitMs: clockWaitMs(r.timing) ?? 0 };
 	})();
-	await a.dispose();
-	await b.dispose();
+	await a.mf.dispose();
+	await b.mf.dispose();
+	const all = Object.values(paths);
+	const converged = all.every((p) => p.converged);
 	results.twoLocations = {
-		convergenceMs: convergenceMs ?? -1,
-		converged: convergenceMs !== undefined,
-		sameLocationFresh: aAfter.body.data.name === name,
-		otherLocationBefore: bBefore.status,
-		otherLocationAfter: bFreshStatus,
+		kvLagS,
+		convergenceMs: converged ? Math.max(...all.map((p) => p.convergenceMs)) : -1,
+		converged,
+		timeoutMs,
+		paths,
+		bClock,
 	};
 	results.tierLatency.kvFirstReadAtNewLocation = kvHit;
-	log(`two locations: the other location served fresh data ${convergenceMs} ms after the purge`);
 }
 
 // ---- re-warm: the first read of hot keys after a write ---------------------

@@ -13,10 +13,22 @@ import { listProducts, productById } from "../src/db/products";
 import { listReviews } from "../src/db/reviews";
 import type { AppEnv, Bindings } from "../src/env";
 import { consumePurgeBatch } from "../src/purge/consumer";
+import { laggingKv } from "./lib/lagging-kv";
 
-type BenchEnv = Bindings & { BENCH_VARIANT?: string; BENCH_REWARM?: string };
+type BenchEnv = Bindings & { BENCH_VARIANT?: string; BENCH_REWARM?: string; BENCH_KV_LAG_S?: string };
 
-const tiercache = createApp();
+// The two-location test sets BENCH_KV_LAG_S at every location (0 where the
+// changes are made): tiercache's KV tier then goes through the lagging
+// wrapper (bench/lib/lagging-kv.ts), whose reads see values as they were that
+// many seconds ago. Writes made while `kvBackdateMs` is set (the warm-up,
+// through /__bench/kv-backdate) are stamped that far in the past.
+let kvBackdateMs = 0;
+function benchKv(env: BenchEnv): KVNamespace {
+	if (env.BENCH_KV_LAG_S === undefined) return env.CACHE_KV;
+	return laggingKv(env.CACHE_KV, { lagMs: Number(env.BENCH_KV_LAG_S) * 1000, backdateMs: () => kvBackdateMs });
+}
+
+const tiercache = createApp({ cacheOptions: { kv: (env) => benchKv(env as BenchEnv) } });
 const counters = { reads: 0, originLoads: 0, hits: { memory: 0, colo: 0, kv: 0 } };
 const queue = { batches: 0, running: 0, rewarmed: 0 };
 
@@ -97,6 +109,7 @@ function stats(variant: string) {
 			reads: s.requests,
 			originLoads: s.origin.loads,
 			hits: { memory: s.tiers.memory.hits, colo: s.tiers.colo.hits, kv: s.tiers.kv.hits },
+			clock: tiercache.cache.clock.counters,
 			queue,
 		};
 	}
@@ -112,6 +125,10 @@ export default {
 		const url = new URL(request.url);
 		const variant = env.BENCH_VARIANT ?? "tiercache";
 		if (url.pathname === "/__bench/stats") return Response.json({ variant, ...stats(variant) });
+		if (url.pathname === "/__bench/kv-backdate" && request.method === "POST") {
+			kvBackdateMs = Number(url.searchParams.get("ms") ?? 0) || 0;
+			return Response.json({ kvBackdateMs });
+		}
 		if (request.method !== "GET" || variant === "tiercache")
 			return tiercache.fetch(request, env as AppEnv["Bindings"], ctx);
 		counters.reads++;

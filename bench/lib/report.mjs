@@ -2,6 +2,7 @@
 
 const ORDER = ["constant", "d1-direct", "hono-cache", "kv-only", "tiercache"];
 const pad = (value, width) => String(value).padStart(width);
+const round = (n, digits) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export function renderTable(results) {
 	const { config } = results;
@@ -39,11 +40,23 @@ export function renderTable(results) {
 					: ""),
 		);
 	}
+	const clock = ORDER.filter((n) => results.variants[n]?.clockWaits).map((n) => {
+		const w = results.variants[n].clockWaits;
+		return `${n} ${w.count} (${round(w.share * 100, 2)}% of answers), p99 ${w.p99Ms} ms`;
+	});
+	if (clock.length) lines.push(`waited for the invalidation clock (mixed workload): ${clock.join(", ")}`);
 	if (results.twoLocations) {
-		lines.push(
-			`two locations: after a purge at one, the other served fresh data after ${results.twoLocations.convergenceMs} ms ` +
-				`(converged: ${results.twoLocations.converged}; the purging location fresh at once: ${results.twoLocations.sameLocationFresh})`,
+		const t = results.twoLocations;
+		const paths = Object.entries(t.paths ?? {}).map(
+			([name, p]) =>
+				`${name} ${p.converged === false ? `not within ${(t.timeoutMs ?? 0) / 1000} s` : `${p.convergenceMs} ms`}`,
 		);
+		lines.push(
+			`two locations (KV reads at the second lag ${t.kvLagS} s): the second served the change after ${paths.join(", ")} ` +
+				`(worst ${t.convergenceMs} ms; converged: ${t.converged})`,
+		);
+		for (const [name, p] of Object.entries(t.paths ?? {}))
+			if (p.bStatusAfter) lines.push(`  ${name}: second location answered with ${p.bStatusAfter}`);
 	}
 	if (results.rewarm?.withRewarm) {
 		const { withRewarm: on, withoutRewarm: off, hotKeys } = results.rewarm;
@@ -119,7 +132,10 @@ export function renderSvg(results) {
 		notes.push(
 			`stampede: ${results.stampede.concurrent} cold requests → ${results.stampede.originLoads} origin load(s)`,
 		);
-	if (results.twoLocations) notes.push(`second location fresh ${results.twoLocations.convergenceMs} ms after a purge`);
+	if (results.twoLocations)
+		notes.push(
+			`second location (KV lag ${results.twoLocations.kvLagS} s) fresh at most ${results.twoLocations.convergenceMs} ms after a change`,
+		);
 	parts.push(`<text x="10" y="${foot}" font-size="11" fill="#444">${escapeXml(notes.join(" · "))}</text>`);
 	parts.push(
 		`<text x="10" y="${foot + 18}" font-size="11" fill="#444">${escapeXml(`${results.machine?.cpus ?? "?"} CPUs · ${results.machine?.node ?? ""} · local Miniflare`)}</text>`,

@@ -1,0 +1,1 @@
+export function clockWaitMs(serverTiming: string | null | undefined): number | undefined;
