@@ -17,8 +17,27 @@ export type Bindings = Omit<Env, "ENVIRONMENT"> & {
 	PURGE_API_TOKEN?: string;
 	/** Purge API origin; default https://api.cloudflare.com (tests point it at a stub). */
 	PURGE_API_BASE?: string;
-	/** Seconds before the delayed re-purge; default 60 (the KV propagation window). */
+	/** Seconds before the delayed re-purge; default 5 (a view of the clock is at most a second old). */
 	PURGE_REPURGE_DELAY_S?: string;
+	/** A Varnish with edge/varnish.vcl to purge by surrogate key, e.g. http://127.0.0.1:8080/. */
+	VARNISH_PURGE_URL?: string;
+	/** The token that Varnish's VCL expects in X-Purge-Token (secret). */
+	VARNISH_PURGE_TOKEN?: string;
+	/** "true": soft purge (stale, refetched in grace) instead of removal. */
+	VARNISH_SOFT_PURGE?: string;
+	/** Fastly service whose cache is purged by surrogate key. */
+	FASTLY_SERVICE_ID?: string;
+	/** Fastly API token with purge permission (secret). */
+	FASTLY_API_TOKEN?: string;
+	/** "true": soft purge (Fastly-Soft-Purge: 1). */
+	FASTLY_SOFT_PURGE?: string;
+	/** Fastly API origin; default https://api.fastly.com (tests point it at a stub). */
+	FASTLY_API_BASE?: string;
+	/**
+	 * Development only: overrides every catalog route's windows, e.g.
+	 * "ttl=2,staleWhileRevalidate=1,staleIfError=4" (end-to-end tests of the edge).
+	 */
+	POLICY_OVERRIDES?: string;
 	/** "off" silences the one-line-per-request log (tests, benchmarks). */
 	LOG_REQUESTS?: string;
 };

@@ -2,13 +2,12 @@ import { createApp } from "./app";
 import { precomputeTopProducts } from "./catalog/precompute";
 import type { Bindings } from "./env";
 import { configuredPurgers, consumeDeadLetters, consumePurgeBatch } from "./purge/consumer";
+import { repurgeDelaySeconds } from "./purge/queue";
 import { DELIVERY_RETENTION_MS } from "./purge/webhook";
 
-// One app (and so one cache engine: memory tier, seq memo, counters) per isolate,
+// One app (and so one cache engine: memory tier, clock view, counters) per isolate,
 // shared by the fetch, scheduled and queue handlers.
 const app = createApp();
-
-const REPURGE_DELAY_S = 5;
 
 export default {
 	fetch: app.fetch,
@@ -17,9 +16,8 @@ export default {
 		if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch);
 		// An isolate whose view had not yet seen a bump (at most a second) may
 		// refill the edge after the first purge: one re-purge a few seconds later clears it.
-		const delay = Number(env.PURGE_REPURGE_DELAY_S ?? REPURGE_DELAY_S);
 		const result = await consumePurgeBatch(batch, env.PURGE_QUEUE, configuredPurgers(env, ctx), {
-			repurgeDelayS: Number.isInteger(delay) && delay >= 0 ? delay : REPURGE_DELAY_S,
+			repurgeDelayS: repurgeDelaySeconds(env),
 			rewarm: (target) => app.cache.rewarm(target, async (url) => app.fetch(new Request(url), env, ctx)),
 		});
 		app.cache.stats.recordQueueBatch(result);

@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { configuredPurgers, consumeDeadLetters, consumePurgeBatch, retryDelaySeconds } from "../src/purge/consumer";
-import { workersCachePurger, zonePurger } from "../src/purge/purgers";
+import { fastlyPurger, keyGroups, varnishPurger, workersCachePurger, zonePurger } from "../src/purge/purgers";
 import { enqueuePurge } from "../src/purge/queue";
 
 /** A stand-in for the zone purge API: records each request, answers from a script. */
@@ -188,6 +188,119 @@ describe("purgers", () => {
 		expect(calls.map((c) => c.tags?.length)).toEqual([100, 20]);
 		await workersCachePurger(cache).purge({ everything: true });
 		expect(calls[2]).toEqual({ purgeEverything: true });
+	});
+});
+
+/** Records each outbound request exactly (method, URL, headers), answers from a script. */
+function httpStub(script: (n: number) => Response) {
+	const requests: { method: string; url: string; headers: Record<string, string> }[] = [];
+	const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
+		const request = new Request(input, init);
+		requests.push({ method: request.method, url: request.url, headers: Object.fromEntries(request.headers) });
+		return script(requests.length);
+	}) as typeof fetch;
+	return { requests, fetcher };
+}
+
+describe("surrogate-key purgers", () => {
+	it("purge Varnish by xkey with the token, keys in groups that fit a header", async () => {
+		const stub = httpStub(() => new Response("purged", { status: 200, headers: { "X-Purged": "2" } }));
+		const varnish = varnishPurger({ url: "http://127.0.0.1:8080/", token: "tok-1", fetch: stub.fetcher });
+		await varnish.purge({ tags: ["product:1", "products"] });
+		await varnishPurger({ url: "http://127.0.0.1:8080/", token: "tok-1", soft: true, fetch: stub.fetcher }).purge({
+			tags: ["product:2"],
+		});
+		await varnish.purge({ everything: true });
+		expect(stub.requests).toEqual([
+			{
+				method: "PURGE",
+				url: "http://127.0.0.1:8080/",
+				headers: { "x-purge-token": "tok-1", "xkey-purge": "product:1 products" },
+			},
+			{
+				method: "PURGE",
+				url: "http://127.0.0.1:8080/",
+				headers: { "x-purge-token": "tok-1", "xkey-softpurge": "product:2" },
+			},
+			{ method: "PURGE", url: "http://127.0.0.1:8080/", headers: { "x-purge-token": "tok-1", "x-purge-all": "1" } },
+		]);
+		expect(keyGroups(["a".repeat(5000), "b".repeat(2000), "c"], 100, 6000).map((g) => g.length)).toEqual([1, 2]);
+	});
+
+	it("purge Fastly by Surrogate-Key, at most 256 keys a call, soft when asked, purge_all for everything", async () => {
+		const stub = httpStub(() => Response.json({ status: "ok" }));
+		const keys = Array.from({ length: 300 }, (_, i) => `p:${i}`);
+		const options = {
+			serviceId: "svc 1",
+			apiToken: "fastly-token",
+			baseUrl: "https://fastly.stub",
+			fetch: stub.fetcher,
+		};
+		await fastlyPurger(options).purge({ tags: keys });
+		await fastlyPurger({ ...options, soft: true }).purge({ tags: ["p:1"] });
+		await fastlyPurger(options).purge({ everything: true });
+		const base = { "fastly-key": "fastly-token", accept: "application/json" };
+		expect(stub.requests).toEqual([
+			{
+				method: "POST",
+				url: "https://fastly.stub/service/svc%201/purge",
+				headers: { ...base, "surrogate-key": keys.slice(0, 256).join(" ") },
+			},
+			{
+				method: "POST",
+				url: "https://fastly.stub/service/svc%201/purge",
+				headers: { ...base, "surrogate-key": keys.slice(256).join(" ") },
+			},
+			{
+				method: "POST",
+				url: "https://fastly.stub/service/svc%201/purge",
+				headers: { ...base, "surrogate-key": "p:1", "fastly-soft-purge": "1" },
+			},
+			{ method: "POST", url: "https://fastly.stub/service/svc%201/purge_all", headers: base },
+		]);
+	});
+
+	it("classify answers: 429 and 5xx are retried (after Retry-After), other 4xx are not", async () => {
+		const answers = [
+			new Response("slow down", { status: 429, headers: { "Retry-After": "7" } }),
+			new Response("down", { status: 503 }),
+			new Response("bad token", { status: 401 }),
+		];
+		const stub = httpStub((n) => answers[n - 1] as Response);
+		const varnish = varnishPurger({ url: "http://127.0.0.1:8080/", token: "t", fetch: stub.fetcher });
+		await expect(varnish.purge({ tags: ["a"] })).rejects.toMatchObject({ retryAfterS: 7 });
+		await expect(varnish.purge({ tags: ["a"] })).rejects.toThrow(/answered 503/);
+		const rejected = await varnish.purge({ tags: ["a"] }).catch((err) => err);
+		expect(rejected.constructor.name).toBe("PermanentPurgeError");
+		const unreachable = fastlyPurger({
+			serviceId: "s",
+			apiToken: "t",
+			fetch: (async () => {
+				throw new Error("connection refused");
+			}) as typeof fetch,
+		});
+		const failed = await unreachable.purge({ tags: ["a"] }).catch((err) => err);
+		expect(failed.constructor.name).toBe("RetryablePurgeError");
+	});
+
+	it("are configured from their variables; one half-configured is reported, not used", () => {
+		const warns = vi.spyOn(console, "warn").mockImplementation(() => {});
+		const ctx = createExecutionContext();
+		const both = configuredPurgers(
+			{
+				...env,
+				VARNISH_PURGE_URL: "http://127.0.0.1:8080/",
+				VARNISH_PURGE_TOKEN: "t",
+				FASTLY_SERVICE_ID: "s",
+				FASTLY_API_TOKEN: "f",
+			},
+			ctx,
+		);
+		expect(both.map((p) => p.name)).toEqual(["varnish", "fastly"]);
+		expect(configuredPurgers({ ...env, VARNISH_PURGE_URL: "http://127.0.0.1:8080/" }, ctx)).toEqual([]);
+		const reported = warns.mock.calls.map(([line]) => JSON.parse(String(line)));
+		expect(reported).toContainEqual(expect.objectContaining({ purger: "varnish" }));
+		expect(JSON.stringify(reported)).not.toContain('"t"'); // no token in a log line
 	});
 });
 

@@ -148,7 +148,7 @@ describe("the stats route", () => {
 		expect(stats.tiers.memory).toMatchObject({ hits: 1, misses: 1 });
 		expect(stats.tiers.colo).toMatchObject({ hits: 0, misses: 1 });
 		expect(stats.tiers.kv).toMatchObject({ hits: 0, misses: 1 });
-		expect(stats.purges).toEqual({ invalidations: 0, tags: 0, enqueueErrors: 0 });
+		expect(stats.purges).toEqual({ invalidations: 0, tags: 0, edgePurgedNow: 0, edgeErrors: 0, enqueueErrors: 0 });
 		// One read of the clock from D1 (the first request waited for it), then none within the second.
 		const counter = await env.DB.prepare("SELECT value FROM cache_seq WHERE id = 1").first<{ value: number }>();
 		expect(stats.clock).toMatchObject({ d1Reads: 1, sharedReads: 0, waits: 1, counter: counter?.value });

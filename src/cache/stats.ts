@@ -33,7 +33,8 @@ export class CacheStats {
 	};
 	served = { staleWhileRevalidate: 0, staleIfError: 0, softInvalidated: 0, clockUnavailable: 0, unavailable: 0 };
 	rewarm = { keys: 0, skipped: 0 };
-	purges = { invalidations: 0, tags: 0, enqueueErrors: 0 };
+	/** Invalidations seen here; edge purges made before the answer, and their failures; queue hand-over failures. */
+	purges = { invalidations: 0, tags: 0, edgePurgedNow: 0, edgeErrors: 0, enqueueErrors: 0 };
 	/** The purge queue batches this isolate consumed. */
 	queue = { batches: 0, purged: 0, retried: 0, rejected: 0, rewarmed: 0, lastBatchAt: null as string | null };
 	/** The last invalidations seen by this isolate, newest last. */

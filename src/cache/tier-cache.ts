@@ -16,6 +16,7 @@ import { type CachePolicy, DEFAULT_POLICY, definePolicy, type PolicyOptions, typ
 import { counterValue, SEQ_SQL } from "./seq-sql";
 import { FlightTimeoutError, SingleFlight } from "./single-flight";
 import { CacheStats } from "./stats";
+import { type Background, toWriteScope, type WriteScope } from "./write-scope";
 
 // biome-ignore lint/suspicious/noExplicitAny: any drizzle D1 database, whatever its schema
 export type AnyD1Db = DrizzleD1Database<any>;
@@ -80,9 +81,20 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	originDelayMs?: (env: E["Bindings"]) => number;
 	/**
 	 * Hands invalidated tags (with their coarser forms) to the edge purge, e.g.
-	 * a queue. Rejecting leaves them for the cron.
+	 * a queue. `purged`: the first attempt (`purgeEdgeNow`) already purged the
+	 * edge, so only the delayed re-purge is left. Rejecting leaves the tags for
+	 * the cron.
 	 */
-	purge?: (env: E["Bindings"], target: PurgeTarget) => Promise<void>;
+	purge?: (env: E["Bindings"], target: PurgeTarget, options: { purged: boolean }) => Promise<void>;
+	/**
+	 * The first edge purge attempt, made before the answer of a write, a
+	 * webhook or an admin purge (not the cron's), bounded by
+	 * `edgePurgeTimeoutMs`; resolves true when every configured edge was
+	 * purged. Its failure never fails the write: the queue (`purge`) retries.
+	 */
+	purgeEdgeNow?: (env: E["Bindings"], target: PurgeTarget, ctx: ExecutionContext | undefined) => Promise<boolean>;
+	/** How long a write waits for the first edge purge attempt (ms). Default 1,000. */
+	edgePurgeTimeoutMs?: number;
 	/** How many keys to track as hot, for re-warming. Default 512. */
 	hotKeys?: number;
 	/** Uniform random numbers in [0, 1), for early refresh. */
@@ -91,7 +103,7 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	now?: () => number;
 }
 
-export type WaitUntil = (promise: Promise<unknown>) => void;
+export type { Background, WaitUntil, WriteScope } from "./write-scope";
 
 /**
  * Statements committed in the same D1 transaction as an invalidation, before
@@ -330,7 +342,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	async invalidateTags(
 		env: E["Bindings"],
 		tags: readonly string[],
-		waitUntil?: WaitUntil,
+		background?: Background,
 		sameTransaction: InvalidationStatements = {},
 		source: InvalidationSource = "invalidate",
 	): Promise<number> {
@@ -346,7 +358,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			...(sameTransaction.after ?? []),
 		]);
 		const seq = counterValue(results[before.length + 2]?.results[0]);
-		await this.#propagate(env, new Map(unique.map((tag) => [tag, seq])), 0, source, waitUntil);
+		await this.#propagate(env, new Map(unique.map((tag) => [tag, seq])), 0, source, background);
 		return seq;
 	}
 
@@ -356,7 +368,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 */
 	async invalidateEverything(
 		env: E["Bindings"],
-		waitUntil?: WaitUntil,
+		background?: Background,
 		sameTransaction: InvalidationStatements = {},
 		source: InvalidationSource = "invalidate",
 	): Promise<number> {
@@ -370,7 +382,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			...(sameTransaction.after ?? []),
 		]);
 		const seq = counterValue(results[before.length + 2]?.results[0]);
-		await this.#propagate(env, new Map(), seq, source, waitUntil);
+		await this.#propagate(env, new Map(), seq, source, background);
 		return seq;
 	}
 
@@ -381,7 +393,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * edge purge (in `waitUntil` when given). Tags whose purge fails stay
 	 * unhandled in D1 for the cron to sweep up.
 	 */
-	async afterWrite(env: E["Bindings"], tags: readonly string[], waitUntil?: WaitUntil): Promise<void> {
+	async afterWrite(env: E["Bindings"], tags: readonly string[], background?: Background): Promise<void> {
 		const unique = [...new Set(tags)];
 		if (unique.length === 0) return;
 		const d1 = this.#options.database(env);
@@ -393,7 +405,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		// Only bumps nobody has handled yet (this write's, normally) are purged and re-warmed.
 		const unhandled = rows.results.filter((r) => Number(r.seq) > Number(r.handled_seq));
 		if (unhandled.length === 0) return;
-		await this.#propagate(env, new Map(unhandled.map((r) => [r.tag, Number(r.seq)])), 0, "write", waitUntil);
+		await this.#propagate(env, new Map(unhandled.map((r) => [r.tag, Number(r.seq)])), 0, "write", background);
 	}
 
 	/**
@@ -422,27 +434,59 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		return { tags: rows.length, everything: false };
 	}
 
+	/**
+	 * What every invalidation does after its bump committed: this isolate's
+	 * view learns it; the first edge purge attempt runs before the answer
+	 * (not for the cron); the queue gets the purge (or only the re-purge, when
+	 * the first attempt purged), and the bumps are marked handled.
+	 */
 	async #propagate(
 		env: E["Bindings"],
 		seqs: Map<string, number>,
 		floor: number,
 		source: InvalidationSource,
-		waitUntil?: WaitUntil,
+		background?: Background,
 	): Promise<void> {
+		const scope = toWriteScope(background);
 		this.clock.note(seqs, floor);
 		this.#record([...seqs.keys()], Math.max(floor, ...seqs.values()), floor > 0, source);
+		const target: PurgeTarget = floor > 0 ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) };
+		const purgedNow = source !== "cron" && (await this.#purgeEdgeNow(env, target, scope));
 		const work = (async () => {
-			const purged = await this.#purge(
-				env,
-				floor > 0 ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) },
-			);
-			if (purged && seqs.size > 0) {
+			const handed = await this.#purge(env, target, purgedNow);
+			if (handed && seqs.size > 0) {
 				const pairs = JSON.stringify([...seqs].map(([tag, seq]) => [tag, seq]));
 				await this.#options.database(env).prepare(SEQ_SQL.markHandled).bind(pairs).run();
 			}
 		})();
-		if (waitUntil) waitUntil(work);
+		if (scope.waitUntil) scope.waitUntil(work);
 		else await work;
+	}
+
+	/** The first edge purge attempt, bounded; true when the edge was purged. Never throws. */
+	async #purgeEdgeNow(env: E["Bindings"], target: PurgeTarget, scope: WriteScope): Promise<boolean> {
+		const purgeEdgeNow = this.#options.purgeEdgeNow;
+		if (!purgeEdgeNow || ("tags" in target && target.tags.length === 0)) return false;
+		const started = performance.now();
+		const timeoutMs = this.#options.edgePurgeTimeoutMs ?? 1000;
+		let timer: ReturnType<typeof setTimeout> | null = null;
+		const attempt = purgeEdgeNow(env, target, scope.executionCtx).catch((err) => {
+			this.stats.purges.edgeErrors++;
+			this.#warn("edge-purge", err);
+			return false;
+		});
+		// A slow edge never holds the answer past the bound; the attempt may still finish after it.
+		scope.waitUntil?.(attempt);
+		const purged = await Promise.race([
+			attempt,
+			new Promise<false>((resolve) => {
+				timer = setTimeout(() => resolve(false), timeoutMs);
+			}),
+		]);
+		if (timer !== null) clearTimeout(timer);
+		if (purged) this.stats.purges.edgePurgedNow++;
+		scope.timing?.("edge-purge", performance.now() - started, purged ? "purged" : "not-purged");
+		return purged;
 	}
 
 	#record(tags: string[], seq: number, everything: boolean, source: InvalidationSource): void {
@@ -452,11 +496,11 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	}
 
 	/** Hands tags to the edge purge; false (counted, logged) on failure: the cron hands them again. */
-	async #purge(env: E["Bindings"], target: PurgeTarget): Promise<boolean> {
+	async #purge(env: E["Bindings"], target: PurgeTarget, purged = false): Promise<boolean> {
 		if (!this.#options.purge) return true;
 		if ("tags" in target && target.tags.length === 0) return true;
 		try {
-			await this.#options.purge(env, target);
+			await this.#options.purge(env, target, { purged });
 			return true;
 		} catch (err) {
 			this.stats.purges.enqueueErrors++;

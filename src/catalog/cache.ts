@@ -1,7 +1,8 @@
 import { createTierCache, type TierCache, type TierCacheOptions } from "../cache/tier-cache";
 import { createDb, type Db } from "../db/client";
 import { type AppEnv, isDevelopment } from "../env";
-import { enqueuePurge } from "../purge/queue";
+import { purgeEdgeNow } from "../purge/consumer";
+import { enqueuePurge, repurgeDelaySeconds } from "../purge/queue";
 
 export type CatalogCache = TierCache<AppEnv, Db>;
 
@@ -29,8 +30,11 @@ export function createCatalogCache(
 		createDb,
 		version,
 		originDelayMs,
-		// Invalidated tags go to the purge queue, whose consumer purges the edge.
-		purge: (env, target) => enqueuePurge(env.PURGE_QUEUE, target),
+		// The first edge purge is tried before a write's answer; the purge queue
+		// carries the retries (or, when it worked, only the delayed re-purge).
+		purgeEdgeNow: (env, target, ctx) => purgeEdgeNow(env, target, ctx),
+		purge: (env, target, { purged }) =>
+			enqueuePurge(env.PURGE_QUEUE, target, purged ? { repurgeAfterS: repurgeDelaySeconds(env) } : {}),
 		...overrides,
 	});
 }

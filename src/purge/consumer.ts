@@ -1,6 +1,14 @@
 import type { PurgeTarget } from "../cache/tier-cache";
 import type { Bindings } from "../env";
-import { PermanentPurgeError, type Purger, RetryablePurgeError, workersCachePurger, zonePurger } from "./purgers";
+import {
+	fastlyPurger,
+	PermanentPurgeError,
+	type Purger,
+	RetryablePurgeError,
+	varnishPurger,
+	workersCachePurger,
+	zonePurger,
+} from "./purgers";
 import { type PurgeMessage, parsePurgeMessage } from "./queue";
 
 const reported = new Set<string>();
@@ -15,11 +23,17 @@ function reportOnce(key: string, line: object): void {
 /**
  * The purgers configured for this deployment: Workers Cache when the runtime
  * offers `ctx.cache.purge`, the zone purge API when PURGE_ZONE_ID and
- * PURGE_API_TOKEN are set. One that is not configured is reported once.
+ * PURGE_API_TOKEN are set (each reported once when missing); a Varnish with
+ * the shipped VCL when VARNISH_PURGE_URL and VARNISH_PURGE_TOKEN are set;
+ * Fastly when FASTLY_SERVICE_ID and FASTLY_API_TOKEN are set.
  */
-export function configuredPurgers(env: Bindings, ctx: ExecutionContext, fetcher: typeof fetch = fetch): Purger[] {
+export function configuredPurgers(
+	env: Bindings,
+	ctx: ExecutionContext | undefined,
+	fetcher: typeof fetch = fetch,
+): Purger[] {
 	const purgers: Purger[] = [];
-	if (ctx.cache && typeof ctx.cache.purge === "function") purgers.push(workersCachePurger(ctx.cache));
+	if (ctx?.cache && typeof ctx.cache.purge === "function") purgers.push(workersCachePurger(ctx.cache));
 	else
 		reportOnce("workers-cache", {
 			level: "warn",
@@ -44,7 +58,60 @@ export function configuredPurgers(env: Bindings, ctx: ExecutionContext, fetcher:
 			message: "zone purge is not configured (set PURGE_ZONE_ID and the PURGE_API_TOKEN secret): not purged",
 		});
 	}
+	if (env.VARNISH_PURGE_URL && env.VARNISH_PURGE_TOKEN) {
+		purgers.push(
+			varnishPurger({
+				url: env.VARNISH_PURGE_URL,
+				token: env.VARNISH_PURGE_TOKEN,
+				soft: env.VARNISH_SOFT_PURGE === "true",
+				fetch: fetcher,
+			}),
+		);
+	} else if (env.VARNISH_PURGE_URL || env.VARNISH_PURGE_TOKEN) {
+		reportOnce("varnish", {
+			level: "warn",
+			component: "purge",
+			purger: "varnish",
+			message: "Varnish purge needs both VARNISH_PURGE_URL and VARNISH_PURGE_TOKEN: not purged",
+		});
+	}
+	if (env.FASTLY_SERVICE_ID && env.FASTLY_API_TOKEN) {
+		purgers.push(
+			fastlyPurger({
+				serviceId: env.FASTLY_SERVICE_ID,
+				apiToken: env.FASTLY_API_TOKEN,
+				soft: env.FASTLY_SOFT_PURGE === "true",
+				baseUrl: env.FASTLY_API_BASE,
+				fetch: fetcher,
+			}),
+		);
+	} else if (env.FASTLY_SERVICE_ID || env.FASTLY_API_TOKEN) {
+		reportOnce("fastly", {
+			level: "warn",
+			component: "purge",
+			purger: "fastly",
+			message: "Fastly purge needs both FASTLY_SERVICE_ID and the FASTLY_API_TOKEN secret: not purged",
+		});
+	}
 	return purgers;
+}
+
+/**
+ * The first edge purge attempt, before a write's or a webhook's answer: every
+ * configured purger at once. True when there was at least one and all of them
+ * purged; false when none is configured; throws when one failed (the queue
+ * then purges with retries).
+ */
+export async function purgeEdgeNow(
+	env: Bindings,
+	target: PurgeTarget,
+	ctx: ExecutionContext | undefined,
+	fetcher: typeof fetch = fetch,
+): Promise<boolean> {
+	const purgers = configuredPurgers(env, ctx, fetcher);
+	if (purgers.length === 0) return false;
+	await Promise.all(purgers.map((purger) => purger.purge(target)));
+	return true;
 }
 
 export interface ConsumeOptions {

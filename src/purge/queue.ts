@@ -9,14 +9,42 @@ export type PurgeMessage =
 /** Queues' limits: 100 messages and 256 KB per sendBatch (a message is at most 128 KB). */
 const BATCH_BYTES = 200_000;
 
-/** Enqueues an edge purge: tags in messages of at most 100, or one purge-everything. */
-export async function enqueuePurge(queue: Queue, target: PurgeTarget): Promise<void> {
+/** The default delay of the one re-purge after a purge (s): a view of the clock is at most a second old. */
+export const REPURGE_DELAY_S = 5;
+
+/** PURGE_REPURGE_DELAY_S, or the default. */
+export function repurgeDelaySeconds(env: { PURGE_REPURGE_DELAY_S?: string }): number {
+	const delay = Number(env.PURGE_REPURGE_DELAY_S ?? REPURGE_DELAY_S);
+	return Number.isInteger(delay) && delay >= 0 ? delay : REPURGE_DELAY_S;
+}
+
+/**
+ * Enqueues an edge purge: tags in messages of at most 100, or one
+ * purge-everything. `repurgeAfterS`: the edge was purged already (the first
+ * attempt, before the answer), so only the delayed re-purge is queued.
+ */
+export async function enqueuePurge(
+	queue: Queue,
+	target: PurgeTarget,
+	{ repurgeAfterS }: { repurgeAfterS?: number } = {},
+): Promise<void> {
+	const repurge = repurgeAfterS !== undefined;
 	const messages: PurgeMessage[] =
-		"everything" in target ? [{ everything: true }] : chunks(target.tags, MAX_TAGS_PER_PURGE).map((tags) => ({ tags }));
+		"everything" in target
+			? [{ everything: true, ...(repurge ? { repurge } : {}) }]
+			: chunks(target.tags, MAX_TAGS_PER_PURGE).map((tags) => ({ tags, ...(repurge ? { repurge } : {}) }));
 	let batch: PurgeMessage[] = [];
 	let bytes = 0;
 	const flush = async () => {
-		if (batch.length > 0) await queue.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
+		if (batch.length > 0) {
+			await queue.sendBatch(
+				batch.map((body) => ({
+					body,
+					contentType: "json" as const,
+					...(repurge ? { delaySeconds: repurgeAfterS } : {}),
+				})),
+			);
+		}
 		batch = [];
 		bytes = 0;
 	};

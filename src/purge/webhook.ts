@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { InvalidationSource, InvalidationStatements } from "../cache/tier-cache";
+import { type Background, writeScope } from "../cache/write-scope";
 import type { CatalogCache } from "../catalog/cache";
 import { type AppEnv, DEV_PURGE_WEBHOOK_SECRET, isDevelopment } from "../env";
 import { ApiError, errorResponse } from "../http/errors";
@@ -41,19 +42,20 @@ function configuredSecrets(c: Context<AppEnv>): string[] {
 
 /**
  * The purge both the webhook and the admin page run: the seq bump (with any
- * statements that must commit with it), then publishing and the edge purge.
+ * statements that must commit with it), then the first edge purge attempt
+ * and the queue.
  */
 export function purgeNow(
 	env: AppEnv["Bindings"],
 	cache: CatalogCache,
 	request: z.infer<typeof PurgeRequest>,
-	waitUntil: (p: Promise<unknown>) => void,
+	background: Background,
 	sameTransaction: InvalidationStatements,
 	source: InvalidationSource,
 ): Promise<number> {
 	return "purgeEverything" in request
-		? cache.invalidateEverything(env, waitUntil, sameTransaction, source)
-		: cache.invalidateTags(env, request.tags, waitUntil, sameTransaction, source);
+		? cache.invalidateEverything(env, background, sameTransaction, source)
+		: cache.invalidateTags(env, request.tags, background, sameTransaction, source);
 }
 
 export function webhookRoutes({ cache }: { cache: CatalogCache }) {
@@ -140,9 +142,8 @@ export function webhookRoutes({ cache }: { cache: CatalogCache }) {
 						.bind(id, JSON.stringify(tags)),
 				],
 			};
-			const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
 			try {
-				const seq = await purgeNow(c.env, cache, request.data, waitUntil, sameTransaction, "webhook");
+				const seq = await purgeNow(c.env, cache, request.data, writeScope(c), sameTransaction, "webhook");
 				return c.json({ id, tags, seq, ...(everything ? { purgeEverything: true } : {}) }, 202, {
 					"Cache-Control": "no-store",
 				});

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { writeScope } from "../../cache/write-scope";
 import { adminAuth } from "../../http/admin-auth";
 import { jsonBody } from "../../http/json-body";
 import { createRouter } from "../../http/router";
@@ -56,6 +57,8 @@ const CacheStats = z
 		purges: z.object({
 			invalidations: z.number(),
 			tags: z.number(),
+			edgePurgedNow: z.number().openapi({ description: "Edge purges made before a write's or webhook's answer" }),
+			edgeErrors: z.number(),
 			enqueueErrors: z.number(),
 		}),
 		recent: z.array(
@@ -122,7 +125,7 @@ export function cacheStatsRoutes({ cache }: CatalogDeps) {
 			}),
 			async (c) => {
 				const request = c.req.valid("json");
-				const seq = await purgeNow(c.env, cache, request, (p) => c.executionCtx.waitUntil(p), {}, "admin");
+				const seq = await purgeNow(c.env, cache, request, writeScope(c), {}, "admin");
 				const tags = "tags" in request ? [...new Set(request.tags)] : [];
 				return c.json({ tags, seq, purgeEverything: "purgeEverything" in request }, 202, {
 					"Cache-Control": "no-store",

@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { writeScope } from "../../cache/write-scope";
 import { categoryBySlug, insertCategory, listCategories, updateCategory } from "../../db/categories";
 import { createDb } from "../../db/client";
 import { writeError } from "../../db/errors";
@@ -10,7 +11,7 @@ import { createRouter } from "../../http/router";
 import { presentCategory } from "../present";
 import { Category, CategoryCreate, CategoryListQuery, CategoryPatch, list, NoQuery, one, SlugParam } from "../schemas";
 import { tags } from "../tags";
-import { adminSecurity, errors, json, jsonRequest, notFound, waitUntil, writeResponses } from "./common";
+import { adminSecurity, errors, json, jsonRequest, notFound, writeResponses } from "./common";
 import type { CatalogDeps } from "./deps";
 
 export function categoryRoutes({ cache, policies }: CatalogDeps) {
@@ -74,7 +75,7 @@ export function categoryRoutes({ cache, policies }: CatalogDeps) {
 				const row = await insertCategory(createDb(c.env.DB), input).catch((err) => {
 					throw writeError(err, { conflict: `a category with slug '${input.slug}' already exists` });
 				});
-				await cache.afterWrite(c.env, [tags.categories, tags.category(row.id)], waitUntil(c));
+				await cache.afterWrite(c.env, [tags.categories, tags.category(row.id)], writeScope(c));
 				c.header("Location", `/v1/categories/${row.slug}`);
 				return c.json({ data: presentCategory(row) }, 201);
 			},
@@ -97,7 +98,7 @@ export function categoryRoutes({ cache, policies }: CatalogDeps) {
 					throw writeError(err, { conflict: `a category with slug '${patch.slug}' already exists` });
 				});
 				if (!row) throw new ApiError(404, `no category with slug '${slug}'`);
-				await cache.afterWrite(c.env, [tags.categories, tags.category(row.id)], waitUntil(c));
+				await cache.afterWrite(c.env, [tags.categories, tags.category(row.id)], writeScope(c));
 				return c.json({ data: presentCategory(row) }, 200);
 			},
 		);

@@ -1,5 +1,4 @@
 import type { z } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { ErrorSchema } from "../schemas";
 
 const error = (description: string) => ({
@@ -43,9 +42,4 @@ export const adminSecurity = [{ bearerAuth: [] }];
 /** The body of a cacheable 404 (a loader returns it rather than throwing). */
 export function notFound(message: string) {
 	return { error: { code: "not_found", message } };
-}
-
-/** The request's waitUntil, for publishing invalidations off the response's path. */
-export function waitUntil(c: Context) {
-	return (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise);
 }

@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { writeScope } from "../../cache/write-scope";
 import { categoryBySlug } from "../../db/categories";
 import { createDb } from "../../db/client";
 import { writeError } from "../../db/errors";
@@ -12,7 +13,7 @@ import { presentProduct } from "../present";
 import { IdParam, list, NoQuery, one, Product, ProductCreate, ProductListQuery, ProductPatch } from "../schemas";
 import { slugify } from "../slugify";
 import { productChangeTags, tags } from "../tags";
-import { adminSecurity, errors, json, jsonRequest, notFound, waitUntil, writeResponses } from "./common";
+import { adminSecurity, errors, json, jsonRequest, notFound, writeResponses } from "./common";
 import type { CatalogDeps } from "./deps";
 
 export function productRoutes({ cache, policies }: CatalogDeps) {
@@ -99,7 +100,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 						reference: `categoryId ${input.categoryId} does not exist`,
 					});
 				});
-				await cache.afterWrite(c.env, productChangeTags(row.id, [row.categoryId]), waitUntil(c));
+				await cache.afterWrite(c.env, productChangeTags(row.id, [row.categoryId]), writeScope(c));
 				c.header("Location", `/v1/products/${row.id}`);
 				return c.json({ data: presentProduct(row) }, 201);
 			},
@@ -130,7 +131,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 				});
 				if (!row) throw new ApiError(404, `no product with id ${id}`);
 				const categories = before ? [before.categoryId, row.categoryId] : [row.categoryId];
-				await cache.afterWrite(c.env, productChangeTags(id, categories), waitUntil(c));
+				await cache.afterWrite(c.env, productChangeTags(id, categories), writeScope(c));
 				return c.json({ data: presentProduct(row) }, 200);
 			},
 		)
@@ -158,7 +159,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 				});
 				if (!deleted) throw new ApiError(404, `no product with id ${id}`);
 				const changed = [...productChangeTags(id, [deleted.categoryId]), tags.productReviews(id)];
-				await cache.afterWrite(c.env, changed, waitUntil(c));
+				await cache.afterWrite(c.env, changed, writeScope(c));
 				return c.body(null, 204);
 			},
 		);

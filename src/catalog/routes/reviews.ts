@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { writeScope } from "../../cache/write-scope";
 import { createDb } from "../../db/client";
 import { writeError } from "../../db/errors";
 import { toPage } from "../../db/pagination";
@@ -11,7 +12,7 @@ import { createRouter } from "../../http/router";
 import { presentReview } from "../present";
 import { IdParam, list, one, Review, ReviewCreate, ReviewListQuery } from "../schemas";
 import { tags } from "../tags";
-import { adminSecurity, errors, json, jsonRequest, notFound, waitUntil } from "./common";
+import { adminSecurity, errors, json, jsonRequest, notFound } from "./common";
 import type { CatalogDeps } from "./deps";
 
 export function reviewRoutes({ cache, policies }: CatalogDeps) {
@@ -74,7 +75,7 @@ export function reviewRoutes({ cache, policies }: CatalogDeps) {
 				if (!written) throw new ApiError(404, `no product with id ${id}`);
 				// The rating summary changed too, which can reorder rating-sorted listings.
 				const changed = [tags.product(id), tags.productReviews(id), tags.products];
-				await cache.afterWrite(c.env, changed, waitUntil(c));
+				await cache.afterWrite(c.env, changed, writeScope(c));
 				c.header("Location", `/v1/products/${id}/reviews`);
 				return c.json({ data: presentReview(written.review) }, 201);
 			},
