@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { cacheStatus, testApp } from "./helpers/app";
 import { get, seedSmallCatalog } from "./helpers/fixtures";
 
@@ -154,5 +154,36 @@ describe("the stats route", () => {
 		expect(stats.clock).toMatchObject({ d1Reads: 1, sharedReads: 0, waits: 1, counter: counter?.value });
 		expect(stats.clock.viewAgeMs).toBeGreaterThanOrEqual(0);
 		expect(stats.clock.viewAgeMs).toBeLessThan(1000);
+	});
+});
+
+describe("POLICY_OVERRIDES (development only)", () => {
+	const dev = { ENVIRONMENT: "development", ORIGIN_DELAY_MS: "0" };
+	it("replaces every route's windows in development", async () => {
+		const a = testApp();
+		const res = await a.request(
+			"/v1/products/1",
+			{},
+			{ ...dev, POLICY_OVERRIDES: "ttl=2,staleWhileRevalidate=1,staleIfError=4" },
+		);
+		expect(res.headers.get("CDN-Cache-Control")).toBe("max-age=2, stale-while-revalidate=1, stale-if-error=4");
+		a.advance(3_500); // past ttl + stale-while-revalidate
+		const later = await a.request(
+			"/v1/products/1",
+			{},
+			{ ...dev, POLICY_OVERRIDES: "ttl=2,staleWhileRevalidate=1,staleIfError=4" },
+		);
+		expect(cacheStatus(later)).toMatch(/memory; fwd=stale/);
+	});
+
+	it("is ignored in production, and reported and ignored when malformed", async () => {
+		const a = testApp();
+		const prod = await a.request("/v1/products/2", {}, { POLICY_OVERRIDES: "ttl=2" });
+		expect(prod.headers.get("CDN-Cache-Control")).toMatch(/^max-age=1[12]\d, /);
+		const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+		const bad = await a.request("/v1/products/3", {}, { ...dev, POLICY_OVERRIDES: "ttl=soon" });
+		expect(bad.headers.get("CDN-Cache-Control")).toMatch(/^max-age=1[12]\d, /);
+		expect(warn.mock.calls.map(([line]) => String(line)).join("\n")).toMatch(/POLICY_OVERRIDES ignored/);
+		warn.mockRestore();
 	});
 });

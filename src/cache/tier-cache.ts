@@ -95,6 +95,12 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	purgeEdgeNow?: (env: E["Bindings"], target: PurgeTarget, ctx: ExecutionContext | undefined) => Promise<boolean>;
 	/** How long a write waits for the first edge purge attempt (ms). Default 1,000. */
 	edgePurgeTimeoutMs?: number;
+	/**
+	 * Windows that replace every route's own, per environment (e.g. short
+	 * ones for end-to-end tests of an edge cache); undefined for none. Return
+	 * the same object while nothing changes: the merged policies are reused.
+	 */
+	policyOverrides?: (env: E["Bindings"]) => PolicyOverrides | undefined;
 	/** How many keys to track as hot, for re-warming. Default 512. */
 	hotKeys?: number;
 	/** Uniform random numbers in [0, 1), for early refresh. */
@@ -114,6 +120,11 @@ export interface InvalidationStatements {
 	before?: D1PreparedStatement[];
 	after?: D1PreparedStatement[];
 }
+
+/** The windows `policyOverrides` may replace. */
+export type PolicyOverrides = Partial<
+	Pick<CachePolicy, "ttl" | "staleWhileRevalidate" | "staleIfError" | "browserTtl" | "edgeTtl" | "notFoundTtl">
+>;
 
 /** What an edge purge is asked to remove. */
 export type PurgeTarget = { tags: string[] } | { everything: true };
@@ -208,10 +219,11 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 
 	async #serve<L extends Loaded>(
 		c: Context<E>,
-		policy: CachePolicy,
+		routePolicy: CachePolicy,
 		load: Loader<Db, L>,
 		options: ReadOptions,
 	): Promise<Response> {
+		const policy = this.#withOverrides(routePolicy, c.env);
 		const scope: RequestScope<E> = {
 			c,
 			env: c.env,
@@ -878,6 +890,18 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			this.#surrogates.set(entry, headers);
 		}
 		return headers;
+	}
+
+	#overridden = new WeakMap<CachePolicy, { overrides: PolicyOverrides; policy: CachePolicy }>();
+
+	#withOverrides(policy: CachePolicy, env: E["Bindings"]): CachePolicy {
+		const overrides = this.#options.policyOverrides?.(env);
+		if (!overrides) return policy;
+		const known = this.#overridden.get(policy);
+		if (known?.overrides === overrides) return known.policy;
+		const merged = { ...policy, ...overrides };
+		this.#overridden.set(policy, { overrides, policy: merged });
+		return merged;
 	}
 
 	/** Logs a degraded dependency at most once a minute per kind; the read goes on. */

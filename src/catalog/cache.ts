@@ -1,4 +1,4 @@
-import { createTierCache, type TierCache, type TierCacheOptions } from "../cache/tier-cache";
+import { createTierCache, type PolicyOverrides, type TierCache, type TierCacheOptions } from "../cache/tier-cache";
 import { createDb, type Db } from "../db/client";
 import { type AppEnv, isDevelopment } from "../env";
 import { purgeEdgeNow } from "../purge/consumer";
@@ -19,6 +19,42 @@ export function originDelayMs(env: AppEnv["Bindings"]): number {
 	return Number.isInteger(delay) && delay > 0 ? Math.min(delay, 30_000) : 0;
 }
 
+const OVERRIDABLE = ["ttl", "staleWhileRevalidate", "staleIfError", "browserTtl", "edgeTtl", "notFoundTtl"] as const;
+let parsedOverrides: { text: string; overrides: PolicyOverrides | undefined } | undefined;
+
+/**
+ * POLICY_OVERRIDES ("ttl=2,staleWhileRevalidate=1,staleIfError=4"), honoured
+ * only when ENVIRONMENT=development: short windows for end-to-end tests of an
+ * edge cache. Parsed once per value; a malformed value is reported and ignored.
+ */
+export function policyOverrides(env: AppEnv["Bindings"]): PolicyOverrides | undefined {
+	const text = env.POLICY_OVERRIDES;
+	if (!text || !isDevelopment(env)) return undefined;
+	if (parsedOverrides?.text === text) return parsedOverrides.overrides;
+	const overrides: PolicyOverrides = {};
+	let valid = true;
+	for (const part of text.split(",")) {
+		const [name, value] = part.split("=").map((s) => s.trim());
+		const seconds = Number(value);
+		if (!OVERRIDABLE.includes(name as (typeof OVERRIDABLE)[number]) || !/^\d{1,7}$/.test(value ?? "")) {
+			valid = false;
+			break;
+		}
+		overrides[name as (typeof OVERRIDABLE)[number]] = seconds;
+	}
+	if (!valid) {
+		console.warn(
+			JSON.stringify({
+				level: "warn",
+				component: "tiercache",
+				message: `POLICY_OVERRIDES ignored: expected name=seconds pairs of ${OVERRIDABLE.join(", ")}`,
+			}),
+		);
+	}
+	parsedOverrides = { text, overrides: valid ? overrides : undefined };
+	return parsedOverrides.overrides;
+}
+
 /** The catalog's cache engine; `version` yields the key version (schema version + response shapes). */
 export function createCatalogCache(
 	version: () => Promise<string>,
@@ -30,6 +66,7 @@ export function createCatalogCache(
 		createDb,
 		version,
 		originDelayMs,
+		policyOverrides,
 		// The first edge purge is tried before a write's answer; the purge queue
 		// carries the retries (or, when it worked, only the delayed re-purge).
 		purgeEdgeNow: (env, target, ctx) => purgeEdgeNow(env, target, ctx),
