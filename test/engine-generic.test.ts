@@ -19,15 +19,22 @@ function deferred() {
 	return { promise, resolve };
 }
 
-function notesApp(name: string, setHeader?: [string, string]) {
+function notesApp(
+	name: string,
+	setHeader?: [string, string],
+	{ memoryBytes, tiers }: { memoryBytes?: number; tiers?: ("memory" | "colo" | "kv")[] } = {},
+) {
+	const clock = { now: Date.now() };
 	const cache = createTierCache<{ Bindings: Bindings }, ReturnType<typeof drizzle>>({
 		database: (e) => e.DB,
 		kv: (e) => e.CACHE_KV,
 		createDb: (d1) => drizzle(d1),
 		version: () => name,
 		cacheName: name,
+		memoryBytes,
+		now: () => clock.now,
 	});
-	const policy = cache.policy({ name: "note", ttl: 30 });
+	const policy = cache.policy({ name: "note", ttl: 30, staleWhileRevalidate: 0, ...(tiers ? { tiers } : {}) });
 	let gate: Promise<void> | undefined;
 	let reached = deferred();
 	const app = new Hono<{ Bindings: Bindings }>();
@@ -56,6 +63,7 @@ function notesApp(name: string, setHeader?: [string, string]) {
 	}
 	return {
 		cache,
+		clock,
 		request,
 		hold: (p: Promise<void> | undefined) => {
 			gate = p;
@@ -110,6 +118,22 @@ describe("the engine on any Hono + D1 app", () => {
 		const next = await n.request("/notes/1");
 		expect(await next.json()).toEqual({ id: 1, text: "uno" }); // the late-stored entry is rejected
 		expect(next.headers.get("Cache-Status")).toMatch(/memory; fwd=miss; detail=invalidated/);
+	});
+});
+
+describe("origin loads by cause", () => {
+	it("tells cold, expired, invalidated and evicted apart", async () => {
+		// Memory only, room for about one entry: the second note evicts the first.
+		const n = notesApp("generic-causes", undefined, { memoryBytes: 400, tiers: ["memory"] });
+		await n.request("/notes/1"); // cold
+		await n.request("/notes/2"); // cold; evicts note 1
+		await n.request("/notes/1"); // evicted (evicts note 2)
+		n.clock.now += 31_000;
+		await n.request("/notes/1"); // expired
+		await n.cache.invalidateTags(env, ["note:1"]);
+		await n.request("/notes/1"); // invalidated
+		expect(n.cache.stats.origin.byCause).toEqual({ cold: 2, expired: 1, invalidated: 1, evicted: 1, refresh: 0 });
+		expect(n.cache.memory.evictions).toBeGreaterThanOrEqual(2);
 	});
 });
 

@@ -8,6 +8,10 @@ export class MemoryLru {
 	readonly maxBytes: number;
 	#entries = new Map<string, { entry: Entry; bytes: number }>();
 	#bytes = 0;
+	/** Keys recently evicted to make room (bounded, oldest forgotten first), to tell evictions from cold misses. */
+	#evicted = new Set<string>();
+	/** Entries evicted to make room since the isolate started. */
+	evictions = 0;
 
 	constructor(maxBytes: number) {
 		this.maxBytes = maxBytes;
@@ -36,12 +40,21 @@ export class MemoryLru {
 		if (bytes > this.maxBytes) return false;
 		this.#entries.set(key, { entry, bytes });
 		this.#bytes += bytes;
+		this.#evicted.delete(key);
 		for (const [oldest, slot] of this.#entries) {
 			if (this.#bytes <= this.maxBytes) break;
 			this.#entries.delete(oldest);
 			this.#bytes -= slot.bytes;
+			this.evictions++;
+			this.#evicted.add(oldest);
+			if (this.#evicted.size > 10_000) this.#evicted.delete(this.#evicted.values().next().value as string);
 		}
 		return true;
+	}
+
+	/** Whether the key was evicted to make room (and not stored again since). */
+	wasEvicted(key: string): boolean {
+		return this.#evicted.has(key);
 	}
 
 	keys(): IterableIterator<string> {

@@ -28,6 +28,8 @@ export class CacheStats {
 		backgroundRefreshes: 0,
 		/** Joined loads that an invalidation had overtaken by the time they answered (loaded again). */
 		overtakenFlights: 0,
+		/** Origin loads by why the tiers could not answer (`refresh`: background refreshes of entries that did). */
+		byCause: { cold: 0, expired: 0, invalidated: 0, evicted: 0, refresh: 0 },
 		/** Origin loads per route (policy name). */
 		byRoute: {} as Record<string, number>,
 	};

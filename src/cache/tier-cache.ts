@@ -326,7 +326,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 
 		const started = performance.now();
 		try {
-			const entry = await this.#load(scope, policy, key, load);
+			const entry = await this.#load(scope, policy, key, load, loadCause(outcomes, this.memory.wasEvicted(key)));
 			timings.push(["origin", performance.now() - started]);
 			for (const outcome of outcomes) if ("stored" in outcome) outcome.stored = entry.storable;
 			return this.#respond(scope, policy, entry.entry, outcomes, timings, key);
@@ -526,7 +526,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const view = this.clock.view;
 		return {
 			...this.stats,
-			memory: { bytes: this.memory.bytes, entries: this.memory.size, maxBytes: this.memory.maxBytes },
+			memory: {
+				bytes: this.memory.bytes,
+				entries: this.memory.size,
+				maxBytes: this.memory.maxBytes,
+				evictions: this.memory.evictions,
+			},
 			inFlight: this.#flights.size,
 			clock: {
 				...this.clock.counters,
@@ -699,8 +704,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		policy: CachePolicy,
 		key: string,
 		load: Loader<Db, L>,
+		cause: LoadCause,
 	): Promise<{ entry: Entry; storable: boolean }> {
 		const fill = async () => {
+			this.stats.origin.byCause[cause]++;
 			const { entry, batched } = await this.#fill(scope, policy, load);
 			const storable = batched && (entry.status === 200 || policy.notFoundTtl > 0);
 			if (storable) this.#store(scope, policy.tiers, key, entry);
@@ -736,7 +743,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	): void {
 		if (this.#flights.has(key)) return;
 		this.stats.origin.backgroundRefreshes++;
-		scope.waitUntil(this.#load(scope, policy, key, load));
+		scope.waitUntil(this.#load(scope, policy, key, load, "refresh"));
 	}
 
 	/** Runs the loader with `cache_seq` read in its first batch. */
@@ -912,6 +919,15 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const message = err instanceof Error ? err.message : String(err);
 		console.warn(JSON.stringify({ level: "warn", component: "tiercache", kind, message }));
 	}
+}
+
+type LoadCause = keyof CacheStats["origin"]["byCause"];
+
+/** Why the tiers could not answer: an invalidated entry, an expired one, one evicted from memory, or none at all. */
+function loadCause(outcomes: readonly TierOutcome[], evicted: boolean): LoadCause {
+	if (outcomes.some((o) => o.kind === "invalid")) return "invalidated";
+	if (outcomes.some((o) => o.kind === "stale")) return "expired";
+	return evicted ? "evicted" : "cold";
 }
 
 /**

@@ -36,6 +36,13 @@ const CacheStats = z
 			earlyRefreshes: z.number(),
 			backgroundRefreshes: z.number(),
 			overtakenFlights: z.number(),
+			byCause: z.object({
+				cold: z.number(),
+				expired: z.number(),
+				invalidated: z.number(),
+				evicted: z.number(),
+				refresh: z.number(),
+			}),
 			byRoute: z.record(z.string(), z.number()),
 		}),
 		served: z.object({
@@ -65,7 +72,7 @@ const CacheStats = z
 			z.object({ at: z.string(), source: z.string(), tags: z.array(z.string()), seq: z.number(), floor: z.boolean() }),
 		),
 		tiers: z.object({ memory: counters, colo: counters, kv: counters }),
-		memory: z.object({ bytes: z.number(), entries: z.number(), maxBytes: z.number() }),
+		memory: z.object({ bytes: z.number(), entries: z.number(), maxBytes: z.number(), evictions: z.number() }),
 		inFlight: z.number(),
 		clock: z
 			.object({
