@@ -2,6 +2,15 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
+const engine = path.join(import.meta.dirname, "packages/tiercache/src");
+const packageAliases = [
+	{ find: /^tiercache$/, replacement: path.join(engine, "index.ts") },
+	...["purge", "webhook", "migrations"].map((entry) => ({
+		find: new RegExp(`^tiercache/${entry}$`),
+		replacement: path.join(engine, entry, "index.ts"),
+	})),
+];
+
 export default defineConfig(async () => {
 	const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
 	return {
@@ -23,8 +32,10 @@ export default defineConfig(async () => {
 				},
 			}),
 		],
+		// The engine's source under its package names, as tsconfig.json's paths.
+		resolve: { alias: packageAliases },
 		test: {
-			include: ["test/**/*.test.ts"],
+			include: ["test/**/*.test.ts", "packages/tiercache/test/**/*.test.ts"],
 			setupFiles: ["./test/setup/apply-migrations.ts"],
 		},
 	};

@@ -3,6 +3,7 @@
 // variant sees the same data changes. Not deployed: `npm run bench` bundles it.
 import { Hono } from "hono";
 import { cache as honoCache } from "hono/cache";
+import { consumePurgeBatch } from "tiercache/purge";
 import { createApp } from "../src/app";
 import { originDelayMs } from "../src/catalog/cache";
 import { presentProduct, presentReview } from "../src/catalog/present";
@@ -12,7 +13,6 @@ import { toPage } from "../src/db/pagination";
 import { listProducts, productById } from "../src/db/products";
 import { listReviews } from "../src/db/reviews";
 import type { AppEnv, Bindings } from "../src/env";
-import { consumePurgeBatch } from "../src/purge/consumer";
 import { laggingKv } from "./lib/lagging-kv";
 
 type BenchEnv = Bindings & { BENCH_VARIANT?: string; BENCH_REWARM?: string; BENCH_KV_LAG_S?: string };

@@ -1,19 +1,19 @@
 import { Scalar } from "@scalar/hono-api-reference";
 import { requestId } from "hono/request-id";
-import type { TierCacheOptions } from "./cache/tier-cache";
+import type { TierCacheOptions } from "tiercache";
 import { CACHE_SCHEMA_VERSION, catalogPolicies, createCatalogCache } from "./catalog/cache";
 import { cacheStatsRoutes } from "./catalog/routes/cache-stats";
 import { categoryRoutes } from "./catalog/routes/categories";
 import { productRoutes } from "./catalog/routes/products";
 import { reviewRoutes } from "./catalog/routes/reviews";
 import { topProductRoutes } from "./catalog/routes/top-products";
+import { webhookRoutes } from "./catalog/routes/webhook";
 import type { Db } from "./db/client";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./http/errors";
 import { requestLog } from "./http/request-log";
 import { createRouter } from "./http/router";
 import { cachePage } from "./ops/cache-page";
-import { webhookRoutes } from "./purge/webhook";
 
 /** Where /docs loads the API reference script from: served by this Worker (public/), no CDN. */
 export const SCALAR_SCRIPT_PATH = "/vendor/scalar-api-reference.js";

@@ -1,9 +1,8 @@
+import { configuredPurgers, consumeDeadLetters, consumePurgeBatch, repurgeDelaySeconds } from "tiercache/purge";
+import { pruneDeliveries } from "tiercache/webhook";
 import { createApp } from "./app";
 import { precomputeTopProducts } from "./catalog/precompute";
 import type { Bindings } from "./env";
-import { configuredPurgers, consumeDeadLetters, consumePurgeBatch } from "./purge/consumer";
-import { repurgeDelaySeconds } from "./purge/queue";
-import { DELIVERY_RETENTION_MS } from "./purge/webhook";
 
 // One app (and so one cache engine: memory tier, clock view, counters) per isolate,
 // shared by the fetch, scheduled and queue handlers.
@@ -28,16 +27,14 @@ export default {
 	async scheduled(_controller, env) {
 		const swept = await app.cache.sweep(env);
 		const precomputed = await precomputeTopProducts(env, app.cache, app.policies);
-		const pruned = await env.DB.prepare("DELETE FROM webhook_deliveries WHERE received_at < ?1")
-			.bind(Date.now() - DELIVERY_RETENTION_MS)
-			.run();
+		const pruned = await pruneDeliveries(env.DB);
 		console.log(
 			JSON.stringify({
 				level: "info",
 				component: "cron",
 				swept,
 				topProducts: precomputed.scopes.length,
-				prunedDeliveries: pruned.meta.changes ?? 0,
+				prunedDeliveries: pruned,
 			}),
 		);
 	},

@@ -4,7 +4,7 @@ import { cacheStatus, testApp } from "./helpers/app";
 import { seedSmallCatalog } from "./helpers/fixtures";
 
 // Web cache poisoning and deception, by class. The key is built only from
-// what a route validated (src/cache/key.ts); no handler reads a request
+// what a route validated (packages/tiercache/src/key.ts); no handler reads a request
 // header other than Authorization/Cookie (bypass) and If-None-Match (304,
 // never stored). Each test: a victim's answer is fixed first, an attacker
 // sends variants, the victim asks again and must get the same bytes.

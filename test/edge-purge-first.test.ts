@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
+import type { PurgeTarget } from "tiercache";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { PurgeTarget } from "../src/cache/tier-cache";
 import { testApp } from "./helpers/app";
 import { ADMIN, seedSmallCatalog } from "./helpers/fixtures";
 import { signedWebhook } from "./helpers/webhook";

@@ -1,9 +1,8 @@
 import { createMessageBatch } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import type { PurgeTarget } from "tiercache";
+import { consumePurgeBatch, retryDelaySeconds, zonePurger } from "tiercache/purge";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { PurgeTarget } from "../src/cache/tier-cache";
-import { consumePurgeBatch, retryDelaySeconds } from "../src/purge/consumer";
-import { zonePurger } from "../src/purge/purgers";
 import { cacheStatus, testApp } from "./helpers/app";
 import { seedSmallCatalog } from "./helpers/fixtures";
 

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
+import { sign } from "tiercache/webhook";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sign } from "../src/purge/signature";
 import { testApp } from "./helpers/app";
 import { ADMIN, seedSmallCatalog } from "./helpers/fixtures";
 

@@ -1,8 +1,6 @@
 import { env } from "cloudflare:workers";
+import { type ClockIncrement, ClockView, clockSource, InvalidationClock } from "tiercache";
 import { beforeAll, describe, expect, it } from "vitest";
-import { clockSource } from "../src/cache/clock-source";
-import { type ClockIncrement, ClockView } from "../src/cache/clock-view";
-import { InvalidationClock } from "../src/cache/invalidation-clock";
 import { cacheStatus, testApp } from "./helpers/app";
 import { switchableD1 } from "./helpers/faults";
 import { ADMIN, seedSmallCatalog } from "./helpers/fixtures";

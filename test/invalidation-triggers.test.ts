@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
+import type { PurgeTarget } from "tiercache";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { PurgeTarget } from "../src/cache/tier-cache";
 import { cacheStatus, testApp } from "./helpers/app";
 import { resetCatalog, seedSmallCatalog } from "./helpers/fixtures";
 

@@ -1,8 +1,8 @@
 import { createMessageBatch } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import { consumePurgeBatch } from "tiercache/purge";
 import { beforeAll, describe, expect, it } from "vitest";
 import { precomputeTopProducts } from "../src/catalog/precompute";
-import { consumePurgeBatch } from "../src/purge/consumer";
 import { cacheStatus, testApp } from "./helpers/app";
 import { ADMIN, fetchApp, seedSmallCatalog } from "./helpers/fixtures";
 

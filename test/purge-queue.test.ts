@@ -1,9 +1,19 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import {
+	configuredPurgers,
+	consumeDeadLetters,
+	consumePurgeBatch,
+	enqueuePurge,
+	fastlyPurger,
+	keyGroups,
+	type PurgeEnv,
+	retryDelaySeconds,
+	varnishPurger,
+	workersCachePurger,
+	zonePurger,
+} from "tiercache/purge";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { configuredPurgers, consumeDeadLetters, consumePurgeBatch, retryDelaySeconds } from "../src/purge/consumer";
-import { fastlyPurger, keyGroups, varnishPurger, workersCachePurger, zonePurger } from "../src/purge/purgers";
-import { enqueuePurge } from "../src/purge/queue";
 
 /** A stand-in for the zone purge API: records each request, answers from a script. */
 function purgeApiStub(script: (n: number) => Response | Promise<Response>) {
@@ -164,8 +174,10 @@ describe("purgers", () => {
 	it("reports each purger that is not configured once, never silently", () => {
 		const warns = vi.spyOn(console, "warn").mockImplementation(() => {});
 		const ctx = createExecutionContext();
-		expect(configuredPurgers(env, ctx)).toEqual([]);
-		expect(configuredPurgers(env, ctx)).toEqual([]);
+		// The test bindings configure no purger (a Worker's Env declares none of their variables).
+		const unconfigured = { ...env } as PurgeEnv;
+		expect(configuredPurgers(unconfigured, ctx)).toEqual([]);
+		expect(configuredPurgers(unconfigured, ctx)).toEqual([]);
 		const lines = warns.mock.calls.map(([line]) => JSON.parse(String(line)).purger);
 		expect(lines.filter((p) => p === "zone").length).toBeLessThanOrEqual(1);
 		expect(lines.filter((p) => p === "workers-cache").length).toBeLessThanOrEqual(1);

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
+import { sign, verifySignature } from "tiercache/webhook";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sign, verifySignature } from "../src/purge/signature";
 import { cacheStatus, testApp } from "./helpers/app";
 import { fetchApp, seedSmallCatalog } from "./helpers/fixtures";
 import { signedWebhook, WEBHOOK_SECRET } from "./helpers/webhook";

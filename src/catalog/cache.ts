@@ -1,8 +1,7 @@
-import { createTierCache, type PolicyOverrides, type TierCache, type TierCacheOptions } from "../cache/tier-cache";
+import { createTierCache, type PolicyOverrides, type TierCache, type TierCacheOptions } from "tiercache";
+import { enqueuePurge, purgeEdgeNow, repurgeDelaySeconds } from "tiercache/purge";
 import { createDb, type Db } from "../db/client";
 import { type AppEnv, isDevelopment } from "../env";
-import { purgeEdgeNow } from "../purge/consumer";
-import { enqueuePurge, repurgeDelaySeconds } from "../purge/queue";
 
 export type CatalogCache = TierCache<AppEnv, Db>;
 

@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import type { TierCacheOptions } from "tiercache";
 import { createApp } from "../../src/app";
-import type { TierCacheOptions } from "../../src/cache/tier-cache";
 import type { Db } from "../../src/db/client";
 import type { AppEnv } from "../../src/env";
 

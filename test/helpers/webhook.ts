@@ -1,4 +1,4 @@
-import { sign } from "../../src/purge/signature";
+import { sign } from "tiercache/webhook";
 
 // The test secret (vitest.config.ts) is the Standard Webhooks reference secret.
 export const WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { writeScope } from "../../cache/write-scope";
+import { writeScope } from "tiercache";
+import { PurgeRequest, purgeNow } from "tiercache/webhook";
 import { adminAuth } from "../../http/admin-auth";
 import { jsonBody } from "../../http/json-body";
 import { createRouter } from "../../http/router";
-import { PurgeRequest, purgeNow } from "../../purge/webhook";
 import { adminSecurity, errors, json, jsonRequest } from "./common";
 
 const PurgeDone = z

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { writeScope } from "../../cache/write-scope";
+import { writeScope } from "tiercache";
 import { createDb } from "../../db/client";
 import { writeError } from "../../db/errors";
 import { toPage } from "../../db/pagination";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Origin } from "../../cache/tier-cache";
+import type { Origin } from "tiercache";
 import { categoryBySlug } from "../../db/categories";
 import type { Db } from "../../db/client";
 import { PRIOR_WEIGHT, rankProducts } from "../../db/top-products";

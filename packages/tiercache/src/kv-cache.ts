@@ -1,4 +1,4 @@
-import { type Entry, parseEntry, retentionSeconds } from "./entry";
+import { type Entry, parseEntry, retentionSeconds } from "./entry.js";
 
 /** KV's own limits (platform): key 512 bytes, metadata 1 KiB, value 25 MiB, expirationTtl >= 60 s. */
 export const KV_LIMITS = {

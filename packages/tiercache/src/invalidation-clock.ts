@@ -1,4 +1,4 @@
-import { type ClockIncrement, ClockView, parseIncrement, type Validity } from "./clock-view";
+import { type ClockIncrement, ClockView, parseIncrement, type Validity } from "./clock-view.js";
 
 /** Where the clock is read: D1 (the truth) and the location's shared copy (the Cache API). */
 export interface ClockSource {

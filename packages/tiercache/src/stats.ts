@@ -1,4 +1,4 @@
-import { TIERS, type TierName } from "./policy";
+import { TIERS, type TierName } from "./policy.js";
 
 export interface TierCounters {
 	hits: number;

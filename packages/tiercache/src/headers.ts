@@ -1,4 +1,4 @@
-import type { TierName } from "./policy";
+import type { TierName } from "./policy.js";
 
 /** Cloudflare's limit on the aggregate Cache-Tag header (bytes). */
 export const CACHE_TAG_HEADER_LIMIT = 16 * 1024;

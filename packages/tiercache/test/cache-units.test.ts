@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type Entry, parseEntry } from "../src/cache/entry";
+import { type Entry, parseEntry } from "../src/entry.js";
 import {
 	CACHE_TAG_HEADER_LIMIT,
 	cacheStatus,
@@ -8,11 +8,11 @@ import {
 	edgePurgeTags,
 	edgeTags,
 	etagMatches,
-} from "../src/cache/headers";
-import { buildKey } from "../src/cache/key";
-import { KV_LIMITS, KvCache, kvKey } from "../src/cache/kv-cache";
-import { MemoryLru } from "../src/cache/memory-lru";
-import { DEFAULT_POLICY, definePolicy } from "../src/cache/policy";
+} from "../src/headers.js";
+import { buildKey } from "../src/key.js";
+import { KV_LIMITS, KvCache, kvKey } from "../src/kv-cache.js";
+import { MemoryLru } from "../src/memory-lru.js";
+import { DEFAULT_POLICY, definePolicy } from "../src/policy.js";
 
 const entry = (body: string, extra: Partial<Entry> = {}): Entry => ({
 	status: 200,
@@ -160,7 +160,7 @@ describe("KV discipline", () => {
 
 describe("HotKeys", () => {
 	it("keeps the most requested keys in bounded memory and finds them by tag", async () => {
-		const { HotKeys } = await import("../src/cache/hot-keys");
+		const { HotKeys } = await import("../src/hot-keys.js");
 		const hot = new HotKeys(4);
 		for (let i = 0; i < 10; i++) hot.record("a", "/a", ["product:1"]);
 		for (let i = 0; i < 5; i++) hot.record("b", "/b", ["product:2", "products"]);

@@ -1,4 +1,4 @@
-import type { PurgeTarget } from "../cache/tier-cache";
+import type { PurgeTarget } from "../types.js";
 
 /** A purge that may succeed if tried again (429, 5xx, network), after `retryAfterS` when known. */
 export class RetryablePurgeError extends Error {

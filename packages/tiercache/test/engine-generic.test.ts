@@ -5,7 +5,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { Hono } from "hono";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createTierCache } from "../src/cache/tier-cache";
+import { createTierCache } from "../src/tier-cache.js";
 
 // An app that is not the catalog: the engine needs nothing of it but a loader.
 const notes = sqliteTable("notes", { id: integer("id").primaryKey(), text: text("text").notNull() });

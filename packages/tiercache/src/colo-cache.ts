@@ -1,4 +1,4 @@
-import { type Entry, parseEntry, retentionSeconds } from "./entry";
+import { type Entry, parseEntry, retentionSeconds } from "./entry.js";
 
 /** Key URLs live under a host no request can name, so a client can never address them. */
 const KEY_ORIGIN = "https://tiercache.invalid/";

@@ -1,5 +1,5 @@
-import type { PurgeTarget } from "../cache/tier-cache";
-import { chunks, MAX_TAGS_PER_PURGE } from "./purgers";
+import type { PurgeTarget } from "../types.js";
+import { chunks, MAX_TAGS_PER_PURGE } from "./purgers.js";
 
 /** A message on the purge queue. */
 export type PurgeMessage =

@@ -1,4 +1,4 @@
-import { type Entry, entryBytes } from "./entry";
+import { type Entry, entryBytes } from "./entry.js";
 
 /**
  * T1: a per-isolate LRU bounded in bytes. A Map keeps insertion order, so

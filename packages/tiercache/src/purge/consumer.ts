@@ -1,5 +1,4 @@
-import type { PurgeTarget } from "../cache/tier-cache";
-import type { Bindings } from "../env";
+import type { PurgeTarget } from "../types.js";
 import {
 	fastlyPurger,
 	PermanentPurgeError,
@@ -8,8 +7,32 @@ import {
 	varnishPurger,
 	workersCachePurger,
 	zonePurger,
-} from "./purgers";
-import { type PurgeMessage, parsePurgeMessage } from "./queue";
+} from "./purgers.js";
+import { type PurgeMessage, parsePurgeMessage } from "./queue.js";
+
+/** The variables (wrangler vars and secrets) that configure the edge purgers. */
+export interface PurgeEnv {
+	/** Zone whose cache the zone purge API purges by tag. */
+	PURGE_ZONE_ID?: string;
+	/** API token with Cache Purge permission (secret). */
+	PURGE_API_TOKEN?: string;
+	/** Purge API origin; default https://api.cloudflare.com. */
+	PURGE_API_BASE?: string;
+	/** A Varnish with the shipped VCL, e.g. http://127.0.0.1:8080/. */
+	VARNISH_PURGE_URL?: string;
+	/** The token its VCL expects in X-Purge-Token (secret). */
+	VARNISH_PURGE_TOKEN?: string;
+	/** "true": soft purge. */
+	VARNISH_SOFT_PURGE?: string;
+	/** Fastly service purged by surrogate key. */
+	FASTLY_SERVICE_ID?: string;
+	/** Fastly API token with purge permission (secret). */
+	FASTLY_API_TOKEN?: string;
+	/** "true": soft purge. */
+	FASTLY_SOFT_PURGE?: string;
+	/** Fastly API origin; default https://api.fastly.com. */
+	FASTLY_API_BASE?: string;
+}
 
 const reported = new Set<string>();
 
@@ -28,7 +51,7 @@ function reportOnce(key: string, line: object): void {
  * Fastly when FASTLY_SERVICE_ID and FASTLY_API_TOKEN are set.
  */
 export function configuredPurgers(
-	env: Bindings,
+	env: PurgeEnv,
 	ctx: ExecutionContext | undefined,
 	fetcher: typeof fetch = fetch,
 ): Purger[] {
@@ -103,7 +126,7 @@ export function configuredPurgers(
  * then purges with retries).
  */
 export async function purgeEdgeNow(
-	env: Bindings,
+	env: PurgeEnv,
 	target: PurgeTarget,
 	ctx: ExecutionContext | undefined,
 	fetcher: typeof fetch = fetch,

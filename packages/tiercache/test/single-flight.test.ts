@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FlightTimeoutError, SingleFlight } from "../src/cache/single-flight";
+import { FlightTimeoutError, SingleFlight } from "../src/single-flight.js";
 
 describe("SingleFlight", () => {
 	it("runs one call per key and gives every waiter its result", async () => {

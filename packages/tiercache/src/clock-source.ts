@@ -1,6 +1,6 @@
-import type { ClockIncrement } from "./clock-view";
-import type { ClockLease, ClockSource } from "./invalidation-clock";
-import { counterValue, SEQ_SQL } from "./seq-sql";
+import type { ClockIncrement } from "./clock-view.js";
+import type { ClockLease, ClockSource } from "./invalidation-clock.js";
+import { counterValue, SEQ_SQL } from "./seq-sql.js";
 
 /** The shared view lives under a host no request can name, apart from the entries' keys. */
 const SHARED_VIEW_URL = "https://clock.tiercache.invalid/view";

@@ -1,0 +1,218 @@
+import type { Env as HonoEnv } from "hono";
+import { edgePurgeTags } from "./headers.js";
+import type { InvalidationClock } from "./invalidation-clock.js";
+import { counterValue, SEQ_SQL } from "./seq-sql.js";
+import type { CacheStats } from "./stats.js";
+import type {
+	AnyD1Db,
+	InvalidationSource,
+	InvalidationStatements,
+	PurgeTarget,
+	SweepResult,
+	TierCacheOptions,
+} from "./types.js";
+import { type Background, toWriteScope, type WriteScope } from "./write-scope.js";
+
+type InvalidationOptions<E extends HonoEnv> = Pick<
+	TierCacheOptions<E, AnyD1Db>,
+	"database" | "purge" | "purgeEdgeNow" | "edgePurgeTimeoutMs"
+>;
+
+/**
+ * Every path of invalidation: a bump committed in D1 (by this engine, or by a
+ * trigger with the write), learnt by this isolate's view at once, then the
+ * first edge purge attempt, the queue, and the handled mark.
+ */
+export class Invalidations<E extends HonoEnv> {
+	readonly #options: InvalidationOptions<E>;
+	readonly #clock: InvalidationClock;
+	readonly #stats: CacheStats;
+	readonly #warn: (kind: string, err: unknown) => void;
+
+	constructor(
+		options: InvalidationOptions<E>,
+		clock: InvalidationClock,
+		stats: CacheStats,
+		warn: (kind: string, err: unknown) => void,
+	) {
+		this.#options = options;
+		this.#clock = clock;
+		this.#stats = stats;
+		this.#warn = warn;
+	}
+
+	/**
+	 * Invalidates tags: bumps their sequence numbers in D1 (one batch, committed
+	 * before this returns), then propagates them (see `afterWrite`). Returns
+	 * the new seq.
+	 */
+	async invalidateTags(
+		env: E["Bindings"],
+		tags: readonly string[],
+		background?: Background,
+		sameTransaction: InvalidationStatements = {},
+		source: InvalidationSource = "invalidate",
+	): Promise<number> {
+		const unique = [...new Set(tags)];
+		if (unique.length === 0) throw new Error("invalidateTags needs at least one tag");
+		const d1 = this.#options.database(env);
+		const before = sameTransaction.before ?? [];
+		const results = await d1.batch<{ value: number }>([
+			...before,
+			d1.prepare(SEQ_SQL.bump),
+			d1.prepare(SEQ_SQL.setTags).bind(JSON.stringify(unique)),
+			d1.prepare(SEQ_SQL.read),
+			...(sameTransaction.after ?? []),
+		]);
+		const seq = counterValue(results[before.length + 2]?.results[0]);
+		await this.#propagate(env, new Map(unique.map((tag) => [tag, seq])), 0, source, background);
+		return seq;
+	}
+
+	/**
+	 * Invalidates everything: bumps the counter and raises the floor to it, so
+	 * no entry read before is valid anywhere; the edge is purged entirely.
+	 */
+	async invalidateEverything(
+		env: E["Bindings"],
+		background?: Background,
+		sameTransaction: InvalidationStatements = {},
+		source: InvalidationSource = "invalidate",
+	): Promise<number> {
+		const d1 = this.#options.database(env);
+		const before = sameTransaction.before ?? [];
+		const results = await d1.batch<{ value: number }>([
+			...before,
+			d1.prepare(SEQ_SQL.bump),
+			d1.prepare(SEQ_SQL.setFloor),
+			d1.prepare(SEQ_SQL.read),
+			...(sameTransaction.after ?? []),
+		]);
+		const seq = counterValue(results[before.length + 2]?.results[0]);
+		await this.#propagate(env, new Map(), seq, source, background);
+		return seq;
+	}
+
+	/**
+	 * After a write whose D1 triggers bumped these tags: reads their seqs and
+	 * makes this isolate's next read fresh at once (other isolates see the
+	 * bumps through the clock), then hands the bumps nobody handled yet to the
+	 * edge purge (in `waitUntil` when given). Tags whose purge fails stay
+	 * unhandled in D1 for the cron to sweep up.
+	 */
+	async afterWrite(env: E["Bindings"], tags: readonly string[], background?: Background): Promise<void> {
+		const unique = [...new Set(tags)];
+		if (unique.length === 0) return;
+		const d1 = this.#options.database(env);
+		const rows = await d1
+			.prepare(SEQ_SQL.readTags)
+			.bind(JSON.stringify(unique))
+			.all<{ tag: string; seq: number; handled_seq: number }>();
+		this.#clock.note(new Map(rows.results.map((r) => [r.tag, Number(r.seq)])));
+		// Only bumps nobody has handled yet (this write's, normally) are purged and re-warmed.
+		const unhandled = rows.results.filter((r) => Number(r.seq) > Number(r.handled_seq));
+		if (unhandled.length === 0) return;
+		await this.#propagate(env, new Map(unhandled.map((r) => [r.tag, Number(r.seq)])), 0, "write", background);
+	}
+
+	/**
+	 * The cron's work: hands every bump nobody handled (writes made behind the
+	 * API's back, or whose purge failed) to the edge purge. Above `sweepLimit`
+	 * unhandled tags it purges the whole edge. The tiers T1–T3 do not wait for
+	 * it: they see every bump through the clock.
+	 */
+	async sweep(env: E["Bindings"], sweepLimit = 500): Promise<SweepResult> {
+		const d1 = this.#options.database(env);
+		const [unhandled, counterRow] = await d1.batch<{ tag: string; seq: number; value: number }>([
+			d1.prepare(SEQ_SQL.unhandled).bind(sweepLimit + 1),
+			d1.prepare(SEQ_SQL.read),
+		]);
+		const counter = counterValue(counterRow?.results[0]);
+		const rows = unhandled?.results ?? [];
+		if (rows.length === 0) return { tags: 0, everything: false };
+		if (rows.length > sweepLimit) {
+			this.#record([], counter, true, "cron");
+			if (await this.#purge(env, { everything: true })) {
+				await d1.prepare(SEQ_SQL.markAllHandled).bind(counter).run();
+			}
+			return { tags: rows.length, everything: true };
+		}
+		await this.#propagate(env, new Map(rows.map((r) => [r.tag, Number(r.seq)])), 0, "cron");
+		return { tags: rows.length, everything: false };
+	}
+
+	/**
+	 * What every invalidation does after its bump committed: this isolate's
+	 * view learns it; the first edge purge attempt runs before the answer
+	 * (not for the cron); the queue gets the purge (or only the re-purge, when
+	 * the first attempt purged), and the bumps are marked handled.
+	 */
+	async #propagate(
+		env: E["Bindings"],
+		seqs: Map<string, number>,
+		floor: number,
+		source: InvalidationSource,
+		background?: Background,
+	): Promise<void> {
+		const scope = toWriteScope(background);
+		this.#clock.note(seqs, floor);
+		this.#record([...seqs.keys()], Math.max(floor, ...seqs.values()), floor > 0, source);
+		const target: PurgeTarget = floor > 0 ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) };
+		const purgedNow = source !== "cron" && (await this.#purgeEdgeNow(env, target, scope));
+		const work = (async () => {
+			const handed = await this.#purge(env, target, purgedNow);
+			if (handed && seqs.size > 0) {
+				const pairs = JSON.stringify([...seqs].map(([tag, seq]) => [tag, seq]));
+				await this.#options.database(env).prepare(SEQ_SQL.markHandled).bind(pairs).run();
+			}
+		})();
+		if (scope.waitUntil) scope.waitUntil(work);
+		else await work;
+	}
+
+	/** The first edge purge attempt, bounded; true when the edge was purged. Never throws. */
+	async #purgeEdgeNow(env: E["Bindings"], target: PurgeTarget, scope: WriteScope): Promise<boolean> {
+		const purgeEdgeNow = this.#options.purgeEdgeNow;
+		if (!purgeEdgeNow || ("tags" in target && target.tags.length === 0)) return false;
+		const started = performance.now();
+		const timeoutMs = this.#options.edgePurgeTimeoutMs ?? 1000;
+		let timer: ReturnType<typeof setTimeout> | null = null;
+		const attempt = purgeEdgeNow(env, target, scope.executionCtx).catch((err) => {
+			this.#stats.purges.edgeErrors++;
+			this.#warn("edge-purge", err);
+			return false;
+		});
+		// A slow edge never holds the answer past the bound; the attempt may still finish after it.
+		scope.waitUntil?.(attempt);
+		const purged = await Promise.race([
+			attempt,
+			new Promise<false>((resolve) => {
+				timer = setTimeout(() => resolve(false), timeoutMs);
+			}),
+		]);
+		if (timer !== null) clearTimeout(timer);
+		if (purged) this.#stats.purges.edgePurgedNow++;
+		scope.timing?.("edge-purge", performance.now() - started, purged ? "purged" : "not-purged");
+		return purged;
+	}
+
+	#record(tags: string[], seq: number, everything: boolean, source: InvalidationSource): void {
+		this.#stats.purges.invalidations++;
+		this.#stats.purges.tags += tags.length;
+		this.#stats.recordInvalidation(source, tags, seq, everything);
+	}
+
+	/** Hands tags to the edge purge; false (counted, logged) on failure: the cron hands them again. */
+	async #purge(env: E["Bindings"], target: PurgeTarget, purged = false): Promise<boolean> {
+		if (!this.#options.purge) return true;
+		if ("tags" in target && target.tags.length === 0) return true;
+		try {
+			await this.#options.purge(env, target, { purged });
+			return true;
+		} catch (err) {
+			this.#stats.purges.enqueueErrors++;
+			this.#warn("purge", err);
+			return false;
+		}
+	}
+}

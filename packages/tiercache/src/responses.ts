@@ -1,0 +1,89 @@
+import type { Context } from "hono";
+import { type Entry, etagOf, ttlLeft } from "./entry.js";
+import { cacheStatus, edgeTags, etagMatches, serverTiming, type TierOutcome } from "./headers.js";
+import type { CachePolicy } from "./policy.js";
+import type { CacheStats } from "./stats.js";
+
+/**
+ * The answer of a cached read: the body (or a view of it), `ETag` and 304,
+ * the browser and CDN cache headers, surrogate keys, `Cache-Status` and
+ * `Server-Timing`.
+ */
+export class Responses {
+	readonly #stats: CacheStats;
+	readonly #surrogates = new WeakMap<Entry, { cacheTag: string; surrogateKey: string }>();
+
+	constructor(stats: CacheStats) {
+		this.#stats = stats;
+	}
+
+	async respond(
+		c: Context,
+		policy: CachePolicy,
+		entry: Entry,
+		outcomes: TierOutcome[],
+		timings: [string, number][],
+		now: number,
+		view?: (body: unknown) => unknown,
+	): Promise<Response> {
+		let body = entry.body;
+		let etag = entry.etag;
+		if (view && entry.status === 200) {
+			body = JSON.stringify(view(JSON.parse(entry.body)));
+			etag = await etagOf(body);
+		}
+		const notFound = entry.status === 404;
+		const cdnMaxAge = Math.max(0, ttlLeft(entry, now));
+		const windows = notFound
+			? ""
+			: `, stale-while-revalidate=${entry.staleWhileRevalidate}, stale-if-error=${entry.staleIfError}`;
+		const surrogate = this.#surrogateHeaders(entry);
+		const headers: Record<string, string> = {
+			"Content-Type": "application/json",
+			ETag: etag,
+			"Cache-Control": `public, max-age=${notFound ? 0 : policy.browserTtl}`,
+			"CDN-Cache-Control": `max-age=${cdnMaxAge}${windows}`,
+			"Cloudflare-CDN-Cache-Control": `max-age=${notFound ? cdnMaxAge : Math.max(cdnMaxAge, policy.edgeTtl)}${windows}`,
+			"Cache-Tag": surrogate.cacheTag,
+			"Surrogate-Key": surrogate.surrogateKey,
+			"Cache-Status": cacheStatus(outcomes),
+			"Server-Timing": serverTiming(timings),
+		};
+		if (!notFound && etagMatches(c.req.header("If-None-Match"), etag)) {
+			this.#stats.notModified++;
+			const { "Content-Type": _, ...notModified } = headers;
+			return c.body(null, 304, notModified);
+		}
+		// Through the context, so headers set earlier (request id, …) are kept.
+		return c.body(body, entry.status, headers);
+	}
+
+	/** An answer no tier may store: `private, no-store`, every tier marked `fwd=bypass`. */
+	bypassed(
+		c: Context,
+		policy: CachePolicy,
+		entry: Entry,
+		originMs: number,
+		view?: (body: unknown) => unknown,
+	): Response {
+		const body = view && entry.status === 200 ? JSON.stringify(view(JSON.parse(entry.body))) : entry.body;
+		return c.body(body, entry.status, {
+			"Content-Type": "application/json",
+			"Cache-Control": "private, no-store",
+			ETag: entry.etag,
+			"Cache-Status": cacheStatus(policy.tiers.map((tier) => ({ tier, kind: "bypass" as const }))),
+			"Server-Timing": serverTiming([["origin", originMs]]),
+		});
+	}
+
+	/** Cache-Tag and Surrogate-Key of an entry, computed once per entry (hits reuse them). */
+	#surrogateHeaders(entry: Entry): { cacheTag: string; surrogateKey: string } {
+		let headers = this.#surrogates.get(entry);
+		if (!headers) {
+			const { tags } = edgeTags(entry.tags);
+			headers = { cacheTag: tags.join(","), surrogateKey: tags.join(" ") };
+			this.#surrogates.set(entry, headers);
+		}
+		return headers;
+	}
+}

@@ -1,0 +1,531 @@
+// The read path is one state machine over the tiers (#serve): kept whole so
+// that each outcome of a tier — hit, stale, invalid, clock unavailable, miss —
+// reads in one place. Invalidation, the origin, the tiers and the responses
+// live in their own files.
+import type { Context, Env as HonoEnv } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { clockSource } from "./clock-source.js";
+import { ColoCache } from "./colo-cache.js";
+import { type Entry, inStaleIfError, inStaleWhileRevalidate, isFresh, ttlLeft } from "./entry.js";
+import type { TierOutcome } from "./headers.js";
+import { HotKeys } from "./hot-keys.js";
+import { Invalidations } from "./invalidation.js";
+import { type ClockSource, type ClockState, InvalidationClock } from "./invalidation-clock.js";
+import { buildKey } from "./key.js";
+import { MemoryLru } from "./memory-lru.js";
+import { OriginFill, shouldRefreshEarly } from "./origin-fill.js";
+import { type CachePolicy, DEFAULT_POLICY, definePolicy, type PolicyOptions, type TierName } from "./policy.js";
+import { bypasses, keyInputs, type LoadCause, loadCause } from "./request.js";
+import { Responses } from "./responses.js";
+import { FlightTimeoutError, SingleFlight } from "./single-flight.js";
+import { CacheStats } from "./stats.js";
+import { TierStore } from "./tiers.js";
+import {
+	type AnyD1Db,
+	type InvalidationSource,
+	type InvalidationStatements,
+	type Loaded,
+	type Loader,
+	OriginUnavailableError,
+	type PolicyOverrides,
+	type PurgeTarget,
+	REWARM_HOST,
+	type ReadOptions,
+	type ReadResponse,
+	type SweepResult,
+	type TierCacheOptions,
+} from "./types.js";
+import type { Background } from "./write-scope.js";
+
+interface RequestScope<E extends HonoEnv> {
+	c: Context<E>;
+	env: E["Bindings"];
+	waitUntil: (promise: Promise<unknown>) => void;
+	view?: (body: unknown) => unknown;
+	/** The request's state of the invalidation clock (set once it was consulted). */
+	clock?: ClockState;
+}
+
+/**
+ * A tiered read-through cache for Hono + D1 routes: T1 memory → T2 Cache API
+ * → T3 KV → the route's loader, with entries validated against the
+ * invalidation clock (D1) and CDN headers for the edge in front.
+ */
+export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
+	readonly stats = new CacheStats();
+	readonly memory: MemoryLru;
+	/** This isolate's view of D1's invalidations. */
+	readonly clock: InvalidationClock;
+	readonly hotKeys: HotKeys;
+	readonly #options: TierCacheOptions<E, Db>;
+	readonly #defaults: Omit<CachePolicy, "name">;
+	readonly #colo: ColoCache;
+	readonly #tiers: TierStore;
+	readonly #origin: OriginFill<E, Db>;
+	readonly #invalidations: Invalidations<E>;
+	readonly #responses: Responses;
+	readonly #flights = new SingleFlight<{ entry: Entry; storable: boolean }>();
+	/** When this isolate first found an entry (key, readSeq) invalidated, for soft invalidation. */
+	#softSince = new Map<string, number>();
+	/** The view generation at which an entry was last found valid: unchanged view, unchanged answer. */
+	#validAt = new WeakMap<Entry, number>();
+	readonly #random: () => number;
+	readonly #now: () => number;
+	#lastWarning = new Map<string, number>();
+
+	constructor(options: TierCacheOptions<E, Db>) {
+		this.#options = options;
+		this.#defaults = { ...DEFAULT_POLICY, ...options.defaults };
+		this.#random = options.random ?? Math.random;
+		this.#now = options.now ?? Date.now;
+		const warn = (kind: string, err: unknown) => this.#warn(kind, err);
+		this.memory = new MemoryLru(options.memoryBytes ?? 16 * 1024 * 1024);
+		this.#colo = new ColoCache(options.cacheName ?? "tiercache", options.openCache);
+		this.hotKeys = new HotKeys(options.hotKeys ?? 512);
+		const { random: clockRandom, ...clockOptions } = options.clock ?? {};
+		this.clock = new InvalidationClock(clockOptions, this.#now, clockRandom);
+		this.#tiers = new TierStore(this.memory, this.#colo, this.stats, warn);
+		this.#origin = new OriginFill(options, this.stats, this.#now, warn);
+		this.#invalidations = new Invalidations(options, this.clock, this.stats, warn);
+		this.#responses = new Responses(this.stats);
+	}
+
+	/** A policy over this cache's defaults. */
+	policy(options: PolicyOptions): CachePolicy {
+		return definePolicy(options, this.#defaults);
+	}
+
+	/**
+	 * Answers a read route from the first tier holding a valid entry, else from
+	 * the loader (one load per key per isolate at a time), and stores the
+	 * answer in the tiers above in `waitUntil`.
+	 */
+	async read<L extends Loaded>(
+		c: Context<E>,
+		policy: CachePolicy,
+		load: Loader<Db, L>,
+		options: ReadOptions = {},
+	): Promise<ReadResponse<L>> {
+		return (await this.#serve(c, policy, load, options)) as unknown as ReadResponse<L>;
+	}
+
+	async #serve<L extends Loaded>(
+		c: Context<E>,
+		routePolicy: CachePolicy,
+		load: Loader<Db, L>,
+		options: ReadOptions,
+	): Promise<Response> {
+		const policy = this.#withOverrides(routePolicy, c.env);
+		const scope: RequestScope<E> = {
+			c,
+			env: c.env,
+			waitUntil: (promise) => {
+				const settled = promise.catch((err) => this.#warn("background", err));
+				try {
+					c.executionCtx.waitUntil(settled);
+				} catch {
+					// No execution context (e.g. `app.request` in a script): the work still runs.
+				}
+			},
+			view: options.view,
+		};
+		this.stats.requests++;
+		if (bypasses(c)) return this.#bypass(scope, policy, load);
+		const key = buildKey({
+			version: await this.#options.version(c),
+			route: policy.name,
+			...keyInputs(c),
+			keyQuery: policy.keyQuery,
+		});
+		const kv = () => this.#options.kv(scope.env);
+		const outcomes: TierOutcome[] = [];
+		const timings: [string, number][] = [];
+		const above: TierName[] = [];
+		let staleCandidate: { entry: Entry; tier: TierName } | undefined;
+
+		// No entry is validated against a view of the clock older than a second.
+		const clock = await this.clock.ensureFresh(this.#clockSource(scope.env), scope.waitUntil);
+		scope.clock = clock;
+		if (clock.waitedMs > 0) timings.push(["clock", clock.waitedMs]);
+		// Past memory, the remote tiers are probed together: a miss costs one
+		// round trip instead of two, a colo hit costs one spare KV read.
+		const remote = new Map<TierName, Promise<Entry | undefined | null>>();
+		for (const tier of policy.tiers) {
+			const started = performance.now();
+			if (tier !== "memory" && remote.size === 0) {
+				for (const t of policy.tiers) if (t !== "memory") remote.set(t, this.#tiers.get(kv, t, key));
+			}
+			const entry = await (remote.get(tier) ?? this.#tiers.get(kv, tier, key));
+			const valid = entry && (await this.#isValid(scope, entry));
+			timings.push([tier, performance.now() - started]);
+			const counters = this.stats.tiers[tier];
+			const now = this.#now();
+			if (entry && !clock.available && valid !== false) {
+				// The clock cannot be read: an entry not known to be invalidated is
+				// served inside its stale-if-error window, marked; never beyond it.
+				if (inStaleIfError(entry, now)) {
+					counters.hits++;
+					if (!isFresh(entry, now)) counters.stale++;
+					this.stats.served.clockUnavailable++;
+					outcomes.push({ tier, kind: "hit", ttl: ttlLeft(entry, now), detail: "clock-unavailable" });
+					return this.#respond(scope, policy, entry, outcomes, timings, key);
+				}
+				counters.misses++;
+				outcomes.push({ tier, kind: "stale", stored: false });
+			} else if (entry === null || (entry && valid === undefined)) {
+				// The tier (or the seq look-up) failed: a miss, never a failed read.
+				counters.errors++;
+				counters.misses++;
+				outcomes.push({ tier, kind: "error", stored: false });
+			} else if (!entry) {
+				counters.misses++;
+				outcomes.push({ tier, kind: "miss", stored: false });
+			} else if (!valid) {
+				counters.invalidated++;
+				const softFor = policy.onInvalidate === "soft" ? this.#softStale(key, entry, policy, now) : -1;
+				if (softFor >= 0) {
+					// Soft invalidation: stale, not gone. Served while one refresh runs.
+					counters.stale++;
+					this.stats.served.softInvalidated++;
+					outcomes.push({ tier, kind: "hit", ttl: -1 - softFor, detail: "invalidated" });
+					this.#refreshInBackground(scope, policy, key, load);
+					return this.#respond(scope, policy, entry, outcomes, timings, key);
+				}
+				if (tier === "memory") this.memory.delete(key);
+				outcomes.push({ tier, kind: "invalid", stored: false });
+			} else if (isFresh(entry, now)) {
+				counters.hits++;
+				outcomes.push({ tier, kind: "hit", ttl: ttlLeft(entry, now) });
+				if (above.length > 0) this.#tiers.store(kv, scope.waitUntil, above, key, entry);
+				if (shouldRefreshEarly(entry, policy, now, this.#random)) {
+					this.stats.origin.earlyRefreshes++;
+					this.#refreshInBackground(scope, policy, key, load);
+				}
+				return this.#respond(scope, policy, entry, outcomes, timings, key);
+			} else if (inStaleWhileRevalidate(entry, now)) {
+				counters.hits++;
+				counters.stale++;
+				this.stats.served.staleWhileRevalidate++;
+				outcomes.push({ tier, kind: "hit", ttl: ttlLeft(entry, now), detail: "stale-while-revalidate" });
+				this.#refreshInBackground(scope, policy, key, load);
+				return this.#respond(scope, policy, entry, outcomes, timings, key);
+			} else {
+				counters.misses++;
+				if (!staleCandidate && inStaleIfError(entry, now)) staleCandidate = { entry, tier };
+				outcomes.push({ tier, kind: "stale", stored: false });
+			}
+			above.push(tier);
+		}
+
+		const started = performance.now();
+		try {
+			const entry = await this.#load(scope, policy, key, load, loadCause(outcomes, this.memory.wasEvicted(key)));
+			timings.push(["origin", performance.now() - started]);
+			for (const outcome of outcomes) if ("stored" in outcome) outcome.stored = entry.storable;
+			return this.#respond(scope, policy, entry.entry, outcomes, timings, key);
+		} catch (err) {
+			timings.push(["origin", performance.now() - started]);
+			const now = this.#now();
+			if (staleCandidate && inStaleIfError(staleCandidate.entry, now)) {
+				const { entry, tier } = staleCandidate;
+				this.stats.tiers[tier].stale++;
+				this.stats.served.staleIfError++;
+				const index = outcomes.findIndex((o) => o.tier === tier);
+				outcomes[index] = { tier, kind: "hit", ttl: ttlLeft(entry, now), detail: "stale-if-error" };
+				return this.#respond(scope, policy, entry, outcomes.slice(0, index + 1), timings, key);
+			}
+			this.stats.served.unavailable++;
+			throw err instanceof HTTPException ? err : new OriginUnavailableError(err);
+		}
+	}
+
+	/**
+	 * Invalidates tags: bumps their sequence numbers in D1 (one batch, committed
+	 * before this returns), then propagates them (see `afterWrite`). Returns
+	 * the new seq.
+	 */
+	invalidateTags(
+		env: E["Bindings"],
+		tags: readonly string[],
+		background?: Background,
+		sameTransaction?: InvalidationStatements,
+		source?: InvalidationSource,
+	): Promise<number> {
+		return this.#invalidations.invalidateTags(env, tags, background, sameTransaction, source);
+	}
+
+	/**
+	 * Invalidates everything: bumps the counter and raises the floor to it, so
+	 * no entry read before is valid anywhere; the edge is purged entirely.
+	 */
+	invalidateEverything(
+		env: E["Bindings"],
+		background?: Background,
+		sameTransaction?: InvalidationStatements,
+		source?: InvalidationSource,
+	): Promise<number> {
+		return this.#invalidations.invalidateEverything(env, background, sameTransaction, source);
+	}
+
+	/**
+	 * After a write whose D1 triggers bumped these tags: this isolate's next
+	 * read is fresh at once; the edge purge is tried before the answer and
+	 * queued (see `Invalidations.afterWrite`).
+	 */
+	afterWrite(env: E["Bindings"], tags: readonly string[], background?: Background): Promise<void> {
+		return this.#invalidations.afterWrite(env, tags, background);
+	}
+
+	/** The cron's work: hands every bump nobody handled to the edge purge (see `Invalidations.sweep`). */
+	sweep(env: E["Bindings"], sweepLimit?: number): Promise<SweepResult> {
+		return this.#invalidations.sweep(env, sweepLimit);
+	}
+
+	/** Counters and sizes of this isolate. */
+	snapshot() {
+		const view = this.clock.view;
+		return {
+			...this.stats,
+			memory: {
+				bytes: this.memory.bytes,
+				entries: this.memory.size,
+				maxBytes: this.memory.maxBytes,
+				evictions: this.memory.evictions,
+			},
+			inFlight: this.#flights.size,
+			clock: {
+				...this.clock.counters,
+				counter: view.counter,
+				floor: view.floor,
+				coverFrom: view.coverFrom,
+				bumps: view.size,
+				lookedUpTags: view.baselineSize,
+				viewAgeMs: view.ready ? Math.max(0, Math.round(this.clock.age())) : -1,
+			},
+		};
+	}
+
+	/**
+	 * Seconds since this isolate first found the entry invalidated, while that
+	 * is inside the policy's stale-while-revalidate window; -1 after it.
+	 */
+	#softStale(key: string, entry: Entry, policy: CachePolicy, now: number): number {
+		const id = `${key}#${entry.readSeq}#${entry.storedAt}`;
+		let since = this.#softSince.get(id);
+		if (since === undefined) {
+			if (this.#softSince.size >= 10_000) this.#softSince.clear();
+			since = now;
+			this.#softSince.set(id, since);
+		}
+		const elapsed = Math.floor((now - since) / 1000);
+		return now - since < policy.staleWhileRevalidate * 1000 ? elapsed : -1;
+	}
+
+	/**
+	 * Loads a key ahead of demand and stores it in every tier of the policy, as
+	 * a request for `query` (and `params`) would: a cron precomputing an
+	 * expensive answer. Waits for the stores.
+	 */
+	async prefill<L extends Loaded>(
+		env: E["Bindings"],
+		policy: CachePolicy,
+		inputs: { params?: Record<string, unknown>; query?: Record<string, unknown> },
+		load: Loader<Db, L>,
+	): Promise<Entry> {
+		const key = buildKey({
+			version: await this.#options.version(),
+			route: policy.name,
+			params: inputs.params ?? {},
+			query: inputs.query ?? {},
+			keyQuery: policy.keyQuery,
+		});
+		const pending: Promise<unknown>[] = [];
+		const { entry, batched } = await this.#origin.fill(env, policy, load);
+		if (batched)
+			this.#tiers.store(
+				() => this.#options.kv(env),
+				(p) => pending.push(p),
+				policy.tiers,
+				key,
+				entry,
+			);
+		await Promise.all(pending);
+		return entry;
+	}
+
+	/**
+	 * Re-warms the hottest keys that an invalidation touched, by requesting
+	 * them again through `fetchPath` (the app), so their next visitor gets a
+	 * hit. At most `max` keys and `budgetMs`, one at a time; skipped while the
+	 * origin has failed in the last 30 s.
+	 */
+	async rewarm(
+		target: PurgeTarget,
+		fetchPath: (url: string) => Promise<Response>,
+		{ max = 20, budgetMs = 5_000 }: { max?: number; budgetMs?: number } = {},
+	): Promise<{ rewarmed: number; skipped: boolean }> {
+		if (this.#now() - this.#origin.lastErrorAt < 30_000) {
+			this.stats.rewarm.skipped++;
+			return { rewarmed: 0, skipped: true };
+		}
+		const tags = "tags" in target ? new Set(target.tags) : undefined;
+		const started = Date.now();
+		let rewarmed = 0;
+		for (const hot of this.hotKeys.hottest(tags, max)) {
+			if (Date.now() - started > budgetMs) break;
+			const response = await fetchPath(`https://${REWARM_HOST}${hot.path}`);
+			await response.body?.cancel();
+			if (response.status >= 500) break;
+			rewarmed++;
+		}
+		this.stats.rewarm.keys += rewarmed;
+		return { rewarmed, skipped: false };
+	}
+
+	/**
+	 * Valid, invalid, or undefined when validity could not be established (a
+	 * miss): checked against this isolate's view of the clock, with a per-tag
+	 * look-up in D1 for entries older than the view (not while the clock is
+	 * unavailable). An answer is reused while the view has not changed.
+	 */
+	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined> {
+		const generation = this.clock.view.generation;
+		if (this.#validAt.get(entry) === generation) return true;
+		try {
+			const valid = await this.clock.validity(
+				this.#clockSource(scope.env),
+				entry.readSeq,
+				entry.tags,
+				scope.clock?.available !== false,
+			);
+			if (valid && this.clock.view.generation === generation) this.#validAt.set(entry, generation);
+			return valid;
+		} catch (err) {
+			this.#warn("clock", err);
+			return undefined;
+		}
+	}
+
+	#clockSource(env: E["Bindings"]): ClockSource {
+		return clockSource(this.#options.database(env), () => this.#colo.open());
+	}
+
+	async #load<L extends Loaded>(
+		scope: RequestScope<E>,
+		policy: CachePolicy,
+		key: string,
+		load: Loader<Db, L>,
+		cause: LoadCause,
+	): Promise<{ entry: Entry; storable: boolean }> {
+		const fill = async () => {
+			this.stats.origin.byCause[cause]++;
+			const { entry, batched } = await this.#origin.fill(scope.env, policy, load);
+			const storable = batched && (entry.status === 200 || policy.notFoundTtl > 0);
+			if (storable) this.#tiers.store(() => this.#options.kv(scope.env), scope.waitUntil, policy.tiers, key, entry);
+			return { entry, storable };
+		};
+		// A load that began before an invalidation this isolate knows of may hold
+		// overtaken data: a request that joined it checks the result against the
+		// view and, if a tag of it was bumped since, loads again.
+		for (let attempt = 0; ; attempt++) {
+			let joined = false;
+			let result: { entry: Entry; storable: boolean };
+			try {
+				result = await this.#flights.run(key, fill, () => {
+					joined = true;
+					this.stats.origin.coalesced++;
+				});
+			} catch (err) {
+				// The load this request waited for took too long: load by itself.
+				if (err instanceof FlightTimeoutError) return fill();
+				throw err;
+			}
+			if (!joined || this.clock.view.validity(result.entry.readSeq, result.entry.tags) !== false) return result;
+			this.stats.origin.overtakenFlights++;
+			if (attempt >= 2) return fill();
+		}
+	}
+
+	#refreshInBackground<L extends Loaded>(
+		scope: RequestScope<E>,
+		policy: CachePolicy,
+		key: string,
+		load: Loader<Db, L>,
+	): void {
+		if (this.#flights.has(key)) return;
+		this.stats.origin.backgroundRefreshes++;
+		scope.waitUntil(this.#load(scope, policy, key, load, "refresh"));
+	}
+
+	async #bypass<L extends Loaded>(scope: RequestScope<E>, policy: CachePolicy, load: Loader<Db, L>): Promise<Response> {
+		this.stats.bypassed++;
+		const started = performance.now();
+		let entry: Entry;
+		try {
+			entry = (await this.#origin.fill(scope.env, policy, load)).entry;
+		} catch (err) {
+			this.stats.served.unavailable++;
+			throw err instanceof HTTPException ? err : new OriginUnavailableError(err);
+		}
+		return this.#responses.bypassed(scope.c, policy, entry, performance.now() - started, scope.view);
+	}
+
+	#respond(
+		scope: RequestScope<E>,
+		policy: CachePolicy,
+		entry: Entry,
+		outcomes: TierOutcome[],
+		timings: [string, number][],
+		key: string,
+	): Promise<Response> {
+		const raw = scope.c.req.url;
+		if (!raw.includes(REWARM_HOST)) {
+			const query = raw.indexOf("?");
+			this.hotKeys.record(key, scope.c.req.path + (query >= 0 ? raw.slice(query) : ""), entry.tags);
+		}
+		return this.#responses.respond(scope.c, policy, entry, outcomes, timings, this.#now(), scope.view);
+	}
+
+	#overridden = new WeakMap<CachePolicy, { overrides: PolicyOverrides; policy: CachePolicy }>();
+
+	#withOverrides(policy: CachePolicy, env: E["Bindings"]): CachePolicy {
+		const overrides = this.#options.policyOverrides?.(env);
+		if (!overrides) return policy;
+		const known = this.#overridden.get(policy);
+		if (known?.overrides === overrides) return known.policy;
+		const merged = { ...policy, ...overrides };
+		this.#overridden.set(policy, { overrides, policy: merged });
+		return merged;
+	}
+
+	/** Logs a degraded dependency at most once a minute per kind; the read goes on. */
+	#warn(kind: string, err: unknown): void {
+		const now = this.#now();
+		if (now - (this.#lastWarning.get(kind) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+		this.#lastWarning.set(kind, now);
+		const message = err instanceof Error ? err.message : String(err);
+		console.warn(JSON.stringify({ level: "warn", component: "tiercache", kind, message }));
+	}
+}
+
+/**
+ * Creates the tiered cache for an app: one per isolate (module scope).
+ *
+ * @param options - bindings, drizzle factory, key version, and defaults.
+ * @example
+ * ```ts
+ * const cache = createTierCache<AppEnv, Db>({
+ *   database: (env) => env.DB,
+ *   kv: (env) => env.CACHE_KV,
+ *   createDb,
+ *   version: () => "v1",
+ * });
+ * app.get("/v1/things/:id", (c) => cache.read(c, cache.policy({ name: "thing" }), loadThing));
+ * ```
+ * @see ../../docs/architecture.md
+ */
+export function createTierCache<E extends HonoEnv, Db extends AnyD1Db>(
+	options: TierCacheOptions<E, Db>,
+): TierCache<E, Db> {
+	return new TierCache(options);
+}
