@@ -4,7 +4,7 @@ import { defineConfig } from "drizzle-kit";
 // the layout `wrangler d1 migrations apply` and `readD1Migrations` read.
 export default defineConfig({
 	dialect: "sqlite",
-	schema: ["./src/db/schema.ts", "./src/cache/schema.ts", "./src/purge/schema.ts"],
+	schema: ["./src/db/schema.ts", "./packages/tiercache/src/schema.ts", "./packages/tiercache/src/webhook/schema.ts"],
 	out: "./migrations",
 	migrations: { prefix: "index" },
 });

@@ -5,3 +5,12 @@
  * @packageDocumentation
  */
 export { ENGINE_MIGRATION_SQL } from "./engine-sql.js";
+export {
+	type CachedTable,
+	defineInvalidation,
+	generateTriggerMigration,
+	InvalidationDeclarationError,
+	type RowOperation,
+	type TagRule,
+	type TriggerMigrationOptions,
+} from "./triggers.js";
