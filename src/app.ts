@@ -74,6 +74,13 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 			cdn: SCALAR_SCRIPT_PATH,
 			pageTitle: "tiercache API reference",
 			withDefaultFonts: false,
+			// Nothing leaves the page: no AI agent (and its API registry), no
+			// request proxy (the API is same-origin), no telemetry. The wrapper's
+			// type predates `agent`, which the vendored script (1.46) reads.
+			// Its developer tools (share to and deploy on scalar.com) are hidden too.
+			...({ agent: { disabled: true }, showDeveloperTools: "never" } as object),
+			proxyUrl: "",
+			telemetry: false,
 		}),
 	);
 

@@ -112,7 +112,27 @@ try {
 	await page.screenshot({ path: join(root, "test-results/cache-page.png"), fullPage: true });
 	check(external.length === 0, `the page loaded nothing from another origin (${external.join(", ") || "none"})`);
 	check(pageErrors.length === 0, `no script errors (${pageErrors.join("; ") || "none"})`);
-	log("passed; screenshot: test-results/cache-page.png");
+
+	// The API reference: rendered from the Worker's own script, with no request
+	// elsewhere (no registry, proxy, AI agent, fonts or telemetry).
+	const docs = await browser.newPage();
+	const docsExternal = [];
+	docs.on("request", (req) => {
+		if (!req.url().startsWith(base) && !req.url().startsWith("data:")) docsExternal.push(req.url());
+	});
+	await docs.goto(`${base}/docs`);
+	await docs.waitForFunction(() => /tiercache catalog API/.test(document.body?.innerText ?? ""), null, {
+		timeout: 20_000,
+	});
+	await docs.getByText("/v1/products/{id}").first().waitFor({ timeout: 10_000 });
+	await docs.waitForTimeout(2_000); // anything loaded lazily after the first render
+	check(!/Ask AI/i.test(await docs.innerText("body")), "the reference offers no AI agent");
+	await docs.screenshot({ path: join(root, "test-results/docs-page.png") });
+	check(
+		docsExternal.length === 0,
+		`/docs requested nothing from another origin (${docsExternal.join(", ") || "none"})`,
+	);
+	log("passed; screenshots: test-results/cache-page.png, test-results/docs-page.png");
 } catch (err) {
 	console.error(`browser: FAILED: ${err.message}`);
 	process.exitCode = 1;
