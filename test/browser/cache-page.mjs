@@ -121,12 +121,12 @@ try {
 		if (!req.url().startsWith(base) && !req.url().startsWith("data:")) docsExternal.push(req.url());
 	});
 	await docs.goto(`${base}/docs`);
-	await docs.waitForFunction(() => /tiercache catalog API/.test(document.body?.innerText ?? ""), null, {
+	await docs.waitForFunction(() => /tiercache catalog API/.test(document.body?.textContent ?? ""), null, {
 		timeout: 20_000,
 	});
 	await docs.getByText("/v1/products/{id}").first().waitFor({ timeout: 10_000 });
 	await docs.waitForTimeout(2_000); // anything loaded lazily after the first render
-	check(!/Ask AI/i.test(await docs.innerText("body")), "the reference offers no AI agent");
+	check(!/Ask AI/i.test((await docs.textContent("body")) ?? ""), "the reference offers no AI agent");
 	await docs.screenshot({ path: join(root, "test-results/docs-page.png") });
 	check(
 		docsExternal.length === 0,
