@@ -108,6 +108,8 @@ describe("headers on cacheable answers", () => {
 		expect(res.headers.get("Cloudflare-CDN-Cache-Control")).toMatch(
 			/^max-age=60, stale-while-revalidate=30, stale-if-error=300$/,
 		);
+		// Fastly takes Surrogate-Control before Cache-Control (it reads no CDN-Cache-Control).
+		expect(res.headers.get("Surrogate-Control")).toBe(res.headers.get("CDN-Cache-Control"));
 		expect(res.headers.get("Cache-Tag")).toBe("products,category:1,product:2,product:1");
 		expect(res.headers.get("Surrogate-Key")).toBe("products category:1 product:2 product:1");
 		expect(res.headers.get("ETag")).toMatch(/^"[A-Za-z0-9_-]{22}"$/);

@@ -43,6 +43,8 @@ export class Responses {
 			ETag: etag,
 			"Cache-Control": `public, max-age=${notFound ? 0 : policy.browserTtl}`,
 			"CDN-Cache-Control": `max-age=${cdnMaxAge}${windows}`,
+			// Fastly reads Surrogate-Control (not CDN-Cache-Control) before Cache-Control, and strips it.
+			"Surrogate-Control": `max-age=${cdnMaxAge}${windows}`,
 			"Cloudflare-CDN-Cache-Control": `max-age=${notFound ? cdnMaxAge : Math.max(cdnMaxAge, policy.edgeTtl)}${windows}`,
 			"Cache-Tag": surrogate.cacheTag,
 			"Surrogate-Key": surrogate.surrogateKey,
