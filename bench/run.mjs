@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// npm run bench -- [--quick] [--duration S] [--connections N] [--origin-delay MS]
-//                  [--write-ratio R] [--variants a,b] [--json FILE]
-// Runs one workload against five variants of the Worker on the local runtime
-// (Miniflare), each on its own copy of the same seeded D1, then a stampede, a
-// two-location convergence test, and writes a table, JSON and an SVG chart.
+// npm run bench -- [--quick] [--duration S] [--connections N] [--origin-delay MS] [--write-ratio R]
+//                  [--warmup-requests N] [--open-rates R1,R2] [--variants a,b] [--json FILE]
+// Runs one seeded workload against six variants of the Worker on the local
+// runtime (Miniflare), each as two isolates of one location on its own copy of
+// the same seeded D1: a cold phase, the steady state (closed loop), open loop
+// at two fixed rates, and the hit path, with the Worker process's CPU time per
+// request for each; then a stampede, a two-location convergence test and a
+// re-warm test. Writes a table, JSON and an SVG chart.
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -13,15 +16,19 @@ import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
 import { seedCatalog } from "../scripts/lib/seed-local.mjs";
 import { signWebhook } from "../scripts/lib/webhook-sign.mjs";
+import { cpuOf, procAvailable, workerdChildren } from "./lib/cpu.mjs";
 import { createLatencyHistogram } from "./lib/histogram.mjs";
+import { createClient } from "./lib/http-client.mjs";
+import { requestCount, runOpenLoop } from "./lib/open-loop.mjs";
 import { renderSvg, renderTable } from "./lib/report.mjs";
 import { clockWaitMs } from "./lib/server-timing.mjs";
 import { productsIn, StaleDetector } from "./lib/stale.mjs";
-import { createRandom, createZipf } from "./lib/zipf.mjs";
+import { createWorkload } from "./lib/workload.mjs";
+import { createRandom } from "./lib/zipf.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
-const VARIANTS = ["constant", "d1-direct", "hono-cache", "kv-only", "tiercache"];
+const VARIANTS = ["constant", "app-floor", "d1-direct", "hono-cache", "kv-only", "tiercache"];
 const DB_ID = "00000000-0000-4000-8000-000000000000";
 const ADMIN_TOKEN = "bench-admin-token";
 const WEBHOOK_SECRET = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQtZm9yLXRpZXJjYWNoZQ==";
@@ -35,6 +42,8 @@ const { values: args } = parseArgs({
 		"write-ratio": { type: "string", default: "0.01" },
 		variants: { type: "string", default: VARIANTS.join(",") },
 		products: { type: "string", default: "10000" },
+		"warmup-requests": { type: "string" },
+		"open-rates": { type: "string", default: "500,1000" },
 		json: { type: "string" },
 		help: { type: "boolean", short: "h", default: false },
 	},
@@ -43,7 +52,7 @@ if (args.help) {
 	console.log(
 		readFileSync(fileURLToPath(import.meta.url), "utf8")
 			.split("\n")
-			.slice(1, 3)
+			.slice(1, 8)
 			.join("\n")
 			.replaceAll("// ", ""),
 	);
@@ -59,14 +68,30 @@ const number = (name, value, min, max) => {
 };
 const config = {
 	originDelayMs: number("origin-delay", args["origin-delay"], 0, 5000),
+	// The measured steady state, closed loop.
 	durationS: number("duration", args.duration ?? (args.quick ? 4 : 20), 1, 600),
-	warmupS: args.quick ? 0.5 : 3,
+	// The cold phase: the first `warmupRequests` of the sequence, the same with
+	// and without --quick, stopped after `warmupS` at most.
+	warmupRequests: number("warmup-requests", args["warmup-requests"] ?? 12_000, 0, 10_000_000),
+	warmupS: 60,
+	warmupConnections: 64,
+	// Variants without a cache play only the cold phase's writes and its last reads.
+	statelessWarmupReads: 2_000,
 	connections: number("connections", args.connections ?? (args.quick ? 16 : 32), 1, 256),
 	zipfS: 1.1,
 	writeRatio: number("write-ratio", args["write-ratio"], 0, 0.5),
 	products: number("products", args.products, 100, 100_000),
 	quick: args.quick,
 	mix: { product: 0.7, listing: 0.15, reviews: 0.15 },
+	hitPathS: args.quick ? 1.5 : 5,
+	// The hit path's CPU per request is measured at this fixed rate, the same for every variant.
+	hitPathRateRps: 2_000,
+	// Open loop: fixed arrival rates (req/s), the same for every variant.
+	openLoopS: args.quick ? 2 : 10,
+	openLoopRates: args["open-rates"].split(",").map((r) => number("open-rates", r, 1, 100_000)),
+	openLoopGraceMs: args.quick ? 2_000 : 5_000,
+	// How far another isolate of the location may lag behind a write (design.md: about a second).
+	staleBoundMs: 1_000,
 };
 const variants = args.variants.split(",").map((v) => v.trim());
 for (const v of variants) {
@@ -77,7 +102,9 @@ for (const v of variants) {
 }
 
 const log = (line) => console.error(`bench: ${line}`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const started = performance.now();
+const loadAtStart = os.loadavg().map((n) => Math.round(n * 100) / 100);
 const work = mkdtempSync(join(os.tmpdir(), "tiercache-bench-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
 
@@ -155,177 +182,470 @@ function copyState(name) {
 }
 
 // ---- the workload ---------------------------------------------------------
+//
+// One seeded sequence of operations (bench/lib/workload.mjs), the same for
+// every variant: the first `warmupRequests` are the cold phase (played at
+// `warmupConnections`), the next ones the measured steady state (closed loop,
+// `connections`, `durationS`). Each variant runs as two workers of one
+// Miniflare instance, "a" and "b": two isolates of one location sharing D1,
+// KV and the Cache API. Writes go to "a", reads to either (drawn with the
+// sequence). Requests go straight to each worker's own socket.
 
-const random = createRandom("bench-workload");
-const productZipf = createZipf(config.products, config.zipfS, random.next);
-const pageZipf = createZipf(Math.ceil(config.products / 20), config.zipfS, random.next);
-const CATEGORY_SLUGS = ["kitchen", "garden", "outdoor", "office", "lighting", "bath", "bedroom", "toys"];
+const ISOLATES = ["a", "b"];
+/** Variants whose answers depend on no state but D1's (which only the writes change). */
+const STATELESS = new Set(["constant", "app-floor", "d1-direct"]);
+const workload = createWorkload({
+	seed: "bench-workload",
+	products: config.products,
+	zipfS: config.zipfS,
+	writeRatio: config.writeRatio,
+	mix: config.mix,
+	isolates: ISOLATES,
+});
+const openWorkload = createWorkload({
+	seed: "bench-open-loop",
+	products: config.products,
+	zipfS: config.zipfS,
+	writeRatio: config.writeRatio,
+	mix: config.mix,
+	isolates: ISOLATES,
+});
+const ADMIN_HEADERS = { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" };
 
-function nextRequest() {
-	const u = random.next();
-	if (u < config.writeRatio) return { kind: "write", id: productZipf.next() };
-	const r = random.next();
-	if (r < config.mix.product) return { kind: "product", path: `/v1/products/${productZipf.next()}` };
-	if (r < config.mix.product + config.mix.listing) {
-		const path =
-			random.next() < 0.5
-				? `/v1/products?page=${pageZipf.next()}&limit=20`
-				: `/v1/products?category=${CATEGORY_SLUGS[pageZipf.next() % CATEGORY_SLUGS.length]}&limit=20`;
-		return { kind: "listing", path };
+function variantMiniflare(state, variant) {
+	const worker = (name) => ({
+		name,
+		modules: true,
+		scriptPath: join(root, "bench/.build/worker.js"),
+		compatibilityDate: "2026-04-20",
+		compatibilityFlags: ["nodejs_compat"],
+		d1Databases: { DB: DB_ID },
+		kvNamespaces: { CACHE_KV: "bench-kv" },
+		queueProducers: { PURGE_QUEUE: "tiercache-purge" },
+		ratelimits: { WEBHOOK_RATE_LIMITER: { simple: { limit: 10_000, period: 60 } } },
+		bindings: {
+			BENCH_VARIANT: variant,
+			BENCH_ISOLATE: name,
+			LOG_REQUESTS: "off",
+			ENVIRONMENT: "development",
+			ORIGIN_DELAY_MS: String(config.originDelayMs),
+			ADMIN_TOKEN,
+			PURGE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+		},
+		unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+	});
+	return new Miniflare({
+		workers: ISOLATES.map(worker),
+		d1Persist: join(state, "v3", "d1"),
+		kvPersist: join(state, "v3", "kv"),
+		cachePersist: false,
+	});
+}
+
+/** Which tier answered: tiercache's Cache-Status, or the baselines' marker. */
+function servedByNode(headers) {
+	const hit = /tiercache-(memory|colo|kv); hit/.exec(headers["cache-status"] ?? "");
+	return hit ? hit[1] : (headers["x-bench-served"] ?? "origin");
+}
+
+/**
+ * Performs one operation of the sequence; true when it was answered as
+ * expected. Writes are acknowledged to the stale detector when their answer
+ * arrives; reads are judged against every write acknowledged before they
+ * started.
+ */
+async function perform(ctx, op, signal) {
+	const client = ctx.clients[op.isolate];
+	const startedAt = performance.now();
+	if (op.kind === "write") {
+		const res = await client.request(`/v1/products/${op.id}`, {
+			method: "PATCH",
+			headers: ADMIN_HEADERS,
+			body: JSON.stringify({ stock: op.stock }),
+			signal,
+		});
+		const doneAt = performance.now();
+		ctx.phase.writes++;
+		if (res.status !== 200) {
+			ctx.phase.errors++;
+			ctx.noteError(`PATCH ${op.id} -> ${res.status}: ${res.text.slice(0, 200)}`);
+			return false;
+		}
+		ctx.stale.acknowledge(op.id, JSON.parse(res.text).data.updatedAt, doneAt, op.isolate);
+		return true;
 	}
-	return { kind: "reviews", path: `/v1/products/${productZipf.next()}/reviews?limit=10` };
+	const res = await client.request(op.path, { signal });
+	const ms = performance.now() - startedAt;
+	const phase = ctx.phase;
+	phase.requests++;
+	phase.histogram?.recordMs(ms);
+	if (res.status !== 200) {
+		phase.errors++;
+		ctx.noteError(`GET ${op.path} -> ${res.status}: ${res.text.slice(0, 200)}`);
+		return false;
+	}
+	const timing = res.headers["server-timing"];
+	if (timing !== undefined) {
+		phase.timed++;
+		const wait = clockWaitMs(timing);
+		if (wait !== undefined) phase.clockWaits.recordMs(wait);
+	}
+	const tier = servedByNode(res.headers);
+	if (!phase.byTier.has(tier)) phase.byTier.set(tier, createLatencyHistogram());
+	phase.byTier.get(tier).recordMs(ms);
+	if (ctx.checkStale && op.kind !== "reviews") {
+		const verdict = ctx.stale.check(productsIn(JSON.parse(res.text)), startedAt, op.isolate);
+		if (verdict?.beyondBound && phase.staleSamples.length < 5)
+			phase.staleSamples.push({ path: op.path, isolate: op.isolate, lagMs: round(verdict.lagMs) });
+	}
+	return true;
 }
 
-/** Which tier answered: tiercache's Cache-Status, or the kv-only variant's marker. */
-function servedBy(headers) {
-	const hit = /tiercache-(memory|colo|kv); hit/.exec(headers.get("Cache-Status") ?? "");
-	return hit ? hit[1] : (headers.get("X-Bench-Served") ?? "origin");
+function newPhase() {
+	return {
+		histogram: createLatencyHistogram(),
+		byTier: new Map(),
+		clockWaits: createLatencyHistogram(),
+		staleSamples: [],
+		timed: 0,
+		requests: 0,
+		writes: 0,
+		errors: 0,
+	};
 }
 
-async function load(base, seconds, { record, checkStale = true }) {
-	const histogram = createLatencyHistogram();
-	const byTier = new Map();
-	const stale = new StaleDetector();
-	// Waits for the invalidation clock, from the Server-Timing of answers that carry one.
-	const clockWaits = createLatencyHistogram();
-	let timed = 0;
-	let requests = 0;
-	let errors = 0;
-	let writes = 0;
-	const until = performance.now() + seconds * 1000;
-	async function worker() {
-		while (performance.now() < until) {
-			const op = nextRequest();
-			const issuedAt = performance.now();
+async function benchStats(ctx) {
+	const all = await Promise.all(
+		ISOLATES.map(async (isolate) => JSON.parse((await ctx.clients[isolate].request("/__bench/stats")).text)),
+	);
+	const sum = (f) => all.reduce((n, s) => n + (f(s) ?? 0), 0);
+	const causes = ["cold", "expired", "invalidated", "evicted", "refresh"];
+	return {
+		reads: sum((s) => s.reads),
+		originLoads: sum((s) => s.originLoads),
+		hits: Object.fromEntries(["memory", "colo", "kv"].map((t) => [t, sum((s) => s.hits[t])])),
+		byCause: all[0].byCause ? Object.fromEntries(causes.map((c) => [c, sum((s) => s.byCause[c])])) : undefined,
+		evictions: all[0].evictions !== undefined ? sum((s) => s.evictions) : undefined,
+		clockWaits: all[0].clock ? sum((s) => s.clock.waits) : undefined,
+	};
+}
+
+/**
+ * Runs a phase (closed loop): operations of the sequence from `from`, taken in
+ * order by `connections` loops, until `to` or `seconds`. `skip(op, i)` leaves an
+ * operation out. Measures the workerd process's CPU over the phase.
+ */
+async function closedLoop(ctx, { from, to = Number.POSITIVE_INFINITY, seconds, connections, skip }) {
+	const phase = newPhase();
+	ctx.phase = phase;
+	const statsBefore = await benchStats(ctx);
+	const staleBefore = ctx.stale.counts();
+	const cpuBefore = cpuOf(ctx.pids);
+	let next = from;
+	const t0 = performance.now();
+	const until = seconds === undefined ? Number.POSITIVE_INFINITY : t0 + seconds * 1000;
+	async function loop() {
+		while (next < to && performance.now() < until) {
+			const i = next++;
+			const op = workload.at(i);
+			if (skip?.(op, i)) continue;
 			try {
-				if (op.kind === "write") {
-					const res = await fetch(`${base}/v1/products/${op.id}`, {
-						method: "PATCH",
-						headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-						body: JSON.stringify({ stock: Math.floor(random.next() * 1000) }),
-					});
-					const body = await res.json();
-					if (res.status !== 200) errors++;
-					else if (record) stale.acknowledge(op.id, body.data.updatedAt, performance.now());
-					writes++;
-					continue;
-				}
-				const res = await fetch(base + op.path);
-				const text = await res.text();
-				if (res.status >= 500 && errors < 3) log(`${res.status} for ${op.path}: ${text.slice(0, 300)}`);
-				const ms = performance.now() - issuedAt;
-				if (!record) continue;
-				requests++;
-				histogram.recordMs(ms);
-				if (res.status !== 200) errors++;
-				const timing = res.headers.get("Server-Timing");
-				if (timing !== null) {
-					timed++;
-					const wait = clockWaitMs(timing);
-					if (wait !== undefined) clockWaits.recordMs(wait);
-				}
-				const tier = servedBy(res.headers);
-				if (!byTier.has(tier)) byTier.set(tier, createLatencyHistogram());
-				byTier.get(tier).recordMs(ms);
-				if (checkStale && op.kind !== "reviews") stale.check(productsIn(JSON.parse(text)), issuedAt);
+				await perform(ctx, op);
 			} catch (err) {
-				errors++;
-				if (errors < 5) log(`request failed: ${err.cause?.message ?? err.message}`);
+				phase.errors++;
+				ctx.noteError(`request failed: ${err.cause?.message ?? err.message}`);
 			}
 		}
 	}
-	const t0 = performance.now();
-	await Promise.all(Array.from({ length: config.connections }, worker));
+	await Promise.all(Array.from({ length: connections }, loop));
 	const elapsed = (performance.now() - t0) / 1000;
-	return { histogram, byTier, stale, requests, errors, writes, elapsed, clockWaits, timed };
+	const cpuAfter = cpuOf(ctx.pids);
+	const statsAfter = await benchStats(ctx);
+	return summarize(ctx, phase, {
+		elapsed,
+		cpuUs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+		statsBefore,
+		statsAfter,
+		stale: ctx.stale.counts(staleBefore),
+		sequence: { from, to: next },
+	});
 }
 
-/** Hits only: 50 hot products, read again and again, after they were read once. */
-async function hitPath(base, seconds = config.quick ? 1.5 : 5) {
+function summarize(ctx, phase, { elapsed, cpuUs, statsBefore, statsAfter, stale, sequence }) {
+	const reads = Math.max(1, statsAfter.reads - statsBefore.reads);
+	const originLoads = statsAfter.originLoads - statsBefore.originLoads;
+	const hit = (tier) => round((statsAfter.hits[tier] - statsBefore.hits[tier]) / reads, 3);
+	const answered = phase.requests + phase.writes;
+	const out = {
+		requests: phase.requests,
+		writes: phase.writes,
+		seconds: round(elapsed, 2),
+		throughputRps: Math.round(phase.requests / elapsed),
+		p50Ms: round(phase.histogram.percentileMs(50)),
+		p95Ms: round(phase.histogram.percentileMs(95)),
+		p99Ms: round(phase.histogram.percentileMs(99)),
+		p999Ms: round(phase.histogram.percentileMs(99.9)),
+		originLoadsPer1k:
+			ctx.variant === "constant" || ctx.variant === "app-floor" ? 0 : round((originLoads / reads) * 1000, 1),
+		originLoads,
+		staleReads: stale.staleReads,
+		staleBeyondBound: stale.staleBeyondBound,
+		staleByIsolate: stale.byIsolate,
+		checkedReads: stale.checkedReads,
+		errors: phase.errors,
+		hitRatio: { memory: hit("memory"), colo: hit("colo"), kv: hit("kv") },
+		// The Worker process's CPU (user + system) over the phase per request answered (reads and writes).
+		cpuUsPerRequest: cpuUs === null ? null : Math.round(cpuUs / Math.max(1, answered)),
+		sequence,
+	};
+	if (statsAfter.byCause) {
+		out.originLoadsByCause = Object.fromEntries(
+			Object.keys(statsAfter.byCause).map((c) => [c, statsAfter.byCause[c] - statsBefore.byCause[c]]),
+		);
+	}
+	if (statsAfter.evictions !== undefined) out.memoryEvictions = statsAfter.evictions - statsBefore.evictions;
+	if (phase.staleSamples.length) out.staleBeyondBoundSamples = phase.staleSamples;
+	if (phase.timed > 0) {
+		const n = phase.clockWaits.count;
+		out.clockWaits = {
+			share: round(n / Math.max(1, phase.requests), 4),
+			count: n,
+			p50Ms: n ? round(phase.clockWaits.percentileMs(50)) : 0,
+			p99Ms: n ? round(phase.clockWaits.percentileMs(99)) : 0,
+			maxMs: n ? round(phase.clockWaits.percentileMs(100)) : 0,
+			// The engine's own count over the phase (clock.waits), as a cross-check of the headers.
+			engineWaits: statsAfter.clockWaits !== undefined ? statsAfter.clockWaits - statsBefore.clockWaits : null,
+		};
+	}
+	out.hitP50Ms = hitLatency(phase.byTier, 50);
+	out.hitP99Ms = hitLatency(phase.byTier, 99);
+	out.byTier = Object.fromEntries(
+		[...phase.byTier].map(([tier, h]) => [
+			tier,
+			{ count: h.count, p50Ms: round(h.percentileMs(50)), p99Ms: round(h.percentileMs(99)) },
+		]),
+	);
+	return out;
+}
+
+/**
+ * Hits only: 50 hot products on both isolates, read again and again after a
+ * first read, no writes. Closed loop for the throughput; then a fixed rate,
+ * the same for every variant, for the CPU per request (the runtime's own
+ * overhead per request depends on how busy it is, so CPU figures compare at
+ * equal load).
+ */
+async function hitPath(ctx, seconds = config.hitPathS) {
 	const paths = Array.from({ length: 50 }, (_, i) => `/v1/products/${i + 1}`);
-	for (const path of paths) await (await fetch(base + path)).text();
+	const get = async (i) => {
+		const res = await ctx.clients[ISOLATES[i % ISOLATES.length]].request(
+			paths[Math.floor(i / ISOLATES.length) % paths.length],
+		);
+		return res.status === 200;
+	};
+	for (let i = 0; i < paths.length * ISOLATES.length; i++) await get(i);
+	await sleep(200); // let the first reads' write-backs land
 	const histogram = createLatencyHistogram();
 	let n = 0;
-	const until = performance.now() + seconds * 1000;
+	let errors = 0;
+	const cpuBefore = cpuOf(ctx.pids);
+	const t0 = performance.now();
+	const until = t0 + seconds * 1000;
 	await Promise.all(
 		Array.from({ length: config.connections }, async () => {
 			while (performance.now() < until) {
-				const t0 = performance.now();
-				const res = await fetch(base + paths[n++ % paths.length]);
-				await res.text();
-				histogram.recordMs(performance.now() - t0);
+				const started = performance.now();
+				if (!(await get(n++))) errors++;
+				histogram.recordMs(performance.now() - started);
 			}
 		}),
 	);
+	const elapsed = (performance.now() - t0) / 1000;
+	const cpuAfter = cpuOf(ctx.pids);
+	const fixed = createLatencyHistogram();
+	const cpuFixedBefore = cpuOf(ctx.pids);
+	const atRate = await runOpenLoop({
+		rateRps: config.hitPathRateRps,
+		seconds,
+		graceMs: config.openLoopGraceMs,
+		record: (ms) => fixed.recordMs(ms),
+		send: (i) => get(i),
+	});
+	const cpuFixedAfter = cpuOf(ctx.pids);
+	const perRequest = (a, b, count) => (a === null || b === null ? null : Math.round((b - a) / Math.max(1, count)));
 	return {
-		rps: Math.round(n / seconds),
+		rps: Math.round(n / elapsed),
 		p50Ms: round(histogram.percentileMs(50)),
 		p99Ms: round(histogram.percentileMs(99)),
+		cpuUsPerRequestAtMax: perRequest(cpuBefore, cpuAfter, n),
+		cpuUsPerRequest: perRequest(cpuFixedBefore, cpuFixedAfter, atRate.completed),
+		atRate: {
+			rateRps: config.hitPathRateRps,
+			p50Ms: round(fixed.percentileMs(50)),
+			p99Ms: round(fixed.percentileMs(99)),
+			timedOut: atRate.timedOut,
+		},
+		errors: errors + atRate.errors,
 	};
 }
 
-async function benchStats(base) {
-	return (await fetch(`${base}/__bench/stats`)).json();
+/** Open loop at a fixed rate over the open-loop sequence from `from`. */
+async function openLoop(ctx, { rateRps, seconds, from }) {
+	const phase = newPhase();
+	ctx.phase = phase;
+	const latency = createLatencyHistogram();
+	const staleBefore = ctx.stale.counts();
+	const statsBefore = await benchStats(ctx);
+	const cpuBefore = cpuOf(ctx.pids);
+	const result = await runOpenLoop({
+		rateRps,
+		seconds,
+		graceMs: config.openLoopGraceMs,
+		record: (ms) => latency.recordMs(ms),
+		send: (i, signal) => perform(ctx, openWorkload.at(from + i), signal),
+	});
+	const cpuAfter = cpuOf(ctx.pids);
+	const statsAfter = await benchStats(ctx);
+	const stale = ctx.stale.counts(staleBefore);
+	const reads = Math.max(1, statsAfter.reads - statsBefore.reads);
+	return {
+		p50Ms: round(latency.percentileMs(50)),
+		p99Ms: round(latency.percentileMs(99)),
+		p999Ms: round(latency.percentileMs(99.9)),
+		maxMs: round(latency.percentileMs(100)),
+		sent: result.sent,
+		completed: result.completed,
+		timedOut: result.timedOut,
+		errors: result.errors,
+		achievedRps: Math.round(result.completed / result.elapsedS),
+		// How late the generator itself sent (its own lag, not the server's).
+		maxSendLagMs: round(result.maxSendLagMs),
+		originLoadsPer1k:
+			STATELESS.has(ctx.variant) && ctx.variant !== "d1-direct"
+				? 0
+				: round(((statsAfter.originLoads - statsBefore.originLoads) / reads) * 1000, 1),
+		staleReads: stale.staleReads,
+		staleBeyondBound: stale.staleBeyondBound,
+		cpuUsPerRequest:
+			cpuBefore === null || cpuAfter === null
+				? null
+				: Math.round((cpuAfter - cpuBefore) / Math.max(1, result.completed)),
+		sequence: { from, to: from + result.sent },
+	};
 }
 
-const results = { config: { ...config, variants }, variants: {}, tierLatency: {} };
+const results = { config: { ...config, variants, isolates: ISOLATES }, variants: {}, tierLatency: {}, cold: {} };
+const openLoopRuns = config.openLoopRates.map((rateRps) => ({ rateRps, variants: {} }));
 
 for (const variant of variants) {
-	const mf = miniflare(copyState(variant), variant);
-	const base = (await mf.ready).origin;
-	log(`${variant}: warming up ${config.warmupS} s, then ${config.durationS} s at ${config.connections} connections`);
-	await load(base, config.warmupS, { record: false });
-	const before = await benchStats(base);
-	// The constant body stands for no product's real version: no stale check.
-	const run = await load(base, config.durationS, { record: true, checkStale: variant !== "constant" });
-	const after = await benchStats(base);
-	// d1-direct has no hit path: every read is an origin load.
-	const hits = variant === "d1-direct" ? { rps: null, p50Ms: null, p99Ms: null } : await hitPath(base);
-	await mf.dispose();
-	const reads = Math.max(1, after.reads - before.reads);
-	const originLoads = after.originLoads - before.originLoads;
-	const hit = (tier) => (after.hits[tier] - before.hits[tier]) / reads;
-	results.variants[variant] = {
-		requests: run.requests,
-		writes: run.writes,
-		throughputRps: Math.round(run.requests / run.elapsed),
-		p50Ms: round(run.histogram.percentileMs(50)),
-		p95Ms: round(run.histogram.percentileMs(95)),
-		p99Ms: round(run.histogram.percentileMs(99)),
-		originLoadsPer1k: variant === "constant" ? 0 : round((originLoads / reads) * 1000, 1),
-		staleReads: run.stale.staleReads,
-		checkedReads: run.stale.checkedReads,
-		errors: run.errors,
-		hitRatio: { memory: round(hit("memory"), 3), colo: round(hit("colo"), 3), kv: round(hit("kv"), 3) },
-		// Only hot, unchanging keys: the cost of a hit, no misses or writes around it.
-		hitPathRps: hits.rps,
-		hitPathP50Ms: hits.p50Ms,
-		hitPathP99Ms: hits.p99Ms,
-		// Latency of answers served by a cache tier (where the variant says which).
-		hitP50Ms: hitLatency(run.byTier, 50),
-		hitP99Ms: hitLatency(run.byTier, 99),
+	const workerdBefore = new Set(workerdChildren());
+	const mf = variantMiniflare(copyState(variant), variant);
+	await mf.ready;
+	const clients = {};
+	for (const isolate of ISOLATES) {
+		clients[isolate] = createClient((await mf.unsafeGetDirectURL(isolate)).href, { sockets: 256 });
+	}
+	const pids = workerdChildren().filter((pid) => !workerdBefore.has(pid));
+	if (pids.length === 0 && procAvailable) log(`${variant}: no workerd process found; CPU figures will be missing`);
+	let shownErrors = 0;
+	const ctx = {
+		variant,
+		clients,
+		pids,
+		stale: new StaleDetector({ boundMs: config.staleBoundMs }),
+		// The constant bodies stand for no product's real version: no stale check.
+		checkStale: variant !== "constant" && variant !== "app-floor",
+		noteError: (line) => {
+			if (shownErrors++ < 3) log(`${variant}: ${line}`);
+		},
 	};
-	// Only a variant whose answers carry Server-Timing (tiercache) can say whether they waited for the clock.
-	if (run.timed > 0) {
-		const n = run.clockWaits.count;
-		results.variants[variant].clockWaits = {
-			share: round(n / Math.max(1, run.requests), 4),
-			count: n,
-			p50Ms: n ? round(run.clockWaits.percentileMs(50)) : 0,
-			p99Ms: n ? round(run.clockWaits.percentileMs(99)) : 0,
-			maxMs: n ? round(run.clockWaits.percentileMs(100)) : 0,
-			// The engine's own count over the phase (clock.waits), as a cross-check of the headers.
-			engineWaits: after.clock && before.clock ? after.clock.waits - before.clock.waits : null,
-		};
+
+	log(
+		`${variant}: cold phase (requests 0–${config.warmupRequests} of the sequence at ${config.warmupConnections} connections` +
+			`${STATELESS.has(variant) ? `, only its writes and last ${config.statelessWarmupReads} reads` : ""})`,
+	);
+	const coldStart = STATELESS.has(variant) ? Math.max(0, config.warmupRequests - config.statelessWarmupReads) : 0;
+	const cold = await closedLoop(ctx, {
+		from: 0,
+		to: config.warmupRequests,
+		seconds: config.warmupS,
+		connections: config.warmupConnections,
+		skip: (op, i) => op.kind !== "write" && i < coldStart,
+	});
+	if (cold.sequence.to < config.warmupRequests) {
+		log(`${variant}: the cold phase stopped after ${config.warmupS} s at request ${cold.sequence.to} (not warm)`);
 	}
+	log(`${variant}: steady state, ${config.durationS} s at ${config.connections} connections`);
+	const steady = await closedLoop(ctx, {
+		from: config.warmupRequests,
+		seconds: config.durationS,
+		connections: config.connections,
+	});
+	for (const [index, run] of openLoopRuns.entries()) {
+		// Each rate plays its own stretch of the open-loop sequence, the same for every variant.
+		const from = openLoopRuns.slice(0, index).reduce((n, r) => n + requestCount(r.rateRps, config.openLoopS), 0);
+		log(`${variant}: open loop at ${run.rateRps} req/s for ${config.openLoopS} s`);
+		run.variants[variant] = await openLoop(ctx, { rateRps: run.rateRps, seconds: config.openLoopS, from });
+	}
+	// d1-direct has no hit path: every read is an origin load.
+	const hits = variant === "d1-direct" ? null : await hitPath(ctx);
+	const connectionRetries = Object.values(clients).reduce((n, client) => n + client.retries, 0);
+	for (const client of Object.values(clients)) client.close();
+	await mf.dispose();
+
+	results.cold[variant] = {
+		requests: cold.requests,
+		writes: cold.writes,
+		seconds: cold.seconds,
+		throughputRps: cold.throughputRps,
+		p50Ms: cold.p50Ms,
+		p99Ms: cold.p99Ms,
+		originLoadsPer1k: cold.originLoadsPer1k,
+		staleReads: cold.staleReads,
+		staleBeyondBound: cold.staleBeyondBound,
+		errors: cold.errors,
+		cpuUsPerRequest: cold.cpuUsPerRequest,
+		originLoadsByCause: cold.originLoadsByCause,
+		sequence: cold.sequence,
+		readsPlayed: STATELESS.has(variant) ? "writes and the last reads only" : "all",
+	};
+	const { byTier, ...measured } = steady;
+	results.variants[variant] = {
+		...measured,
+		hitPathRps: hits?.rps ?? null,
+		hitPathP50Ms: hits?.p50Ms ?? null,
+		hitPathP99Ms: hits?.p99Ms ?? null,
+		// CPU per request on the hit path at a fixed rate (config.hitPathRateRps), and at the closed loop's maximum.
+		hitPathCpuUsPerRequest: hits?.cpuUsPerRequest ?? null,
+		hitPathCpuUsPerRequestAtMax: hits?.cpuUsPerRequestAtMax ?? null,
+		hitPathAtRate: hits?.atRate ?? null,
+		hitPathErrors: hits?.errors ?? null,
+		staleMaxLagMs: Object.fromEntries(Object.entries(ctx.stale.maxLagMs).map(([k, v]) => [k, round(v)])),
+		// Requests sent again because a kept-alive connection had been closed before they reached the Worker.
+		connectionRetries,
+	};
 	if (variant === "tiercache") {
-		for (const [tier, h] of run.byTier)
-			results.tierLatency[tier] = {
-				count: h.count,
-				p50Ms: round(h.percentileMs(50)),
-				p99Ms: round(h.percentileMs(99)),
-			};
+		results.originLoadsByCause = steady.originLoadsByCause;
+		for (const [tier, t] of Object.entries(byTier)) results.tierLatency[tier] = t;
 	}
+	log(
+		`${variant}: ${steady.throughputRps} req/s, ${steady.originLoadsPer1k} loads/1k, ${steady.cpuUsPerRequest} µs CPU/request, ` +
+			`${steady.staleReads} stale (${steady.staleBeyondBound} beyond the bound), ${steady.errors} errors; ` +
+			`hit path ${hits?.rps ?? "-"} req/s at ${hits?.cpuUsPerRequest ?? "-"} µs CPU/request`,
+	);
+}
+
+if (openLoopRuns.length > 0) {
+	// Each rate as a share of the constant variant's steady throughput (the machine's ceiling for this workload).
+	const constantRps = results.variants.constant?.throughputRps;
+	for (const run of openLoopRuns) run.shareOfConstant = constantRps ? round(run.rateRps / constantRps, 3) : null;
+	results.openLoop = {
+		rateRps: openLoopRuns[0].rateRps,
+		shareOfConstant: openLoopRuns[0].shareOfConstant,
+		seconds: config.openLoopS,
+		variants: openLoopRuns[0].variants,
+		rates: openLoopRuns,
+	};
 }
 
 for (const [name, v] of Object.entries(results.variants)) {
@@ -337,10 +657,21 @@ for (const [name, v] of Object.entries(results.variants)) {
 	v.vsD1Direct = direct
 		? { throughput: round(v.throughputRps / direct.throughputRps, 2), p50: round(v.p50Ms / direct.p50Ms, 3) }
 		: undefined;
-	if (name === "constant") v.hitRatio = { memory: 0, colo: 0, kv: 0 };
+	if (name === "constant" || name === "app-floor") v.hitRatio = { memory: 0, colo: 0, kv: 0 };
 }
 
 // ---- stampede: N concurrent cold requests for one key ----------------------
+
+/** One instance's /__bench/stats (the single-worker tests below). */
+async function singleStats(base) {
+	return (await fetch(`${base}/__bench/stats`)).json();
+}
+
+/** Which tier answered (fetch's Headers): tiercache's Cache-Status, or the kv-only variant's marker. */
+function servedBy(headers) {
+	const hit = /tiercache-(memory|colo|kv); hit/.exec(headers.get("Cache-Status") ?? "");
+	return hit ? hit[1] : (headers.get("X-Bench-Served") ?? "origin");
+}
 
 {
 	const concurrent = 64;
@@ -348,11 +679,11 @@ for (const [name, v] of Object.entries(results.variants)) {
 	for (const variant of ["d1-direct", "tiercache"].filter((v) => variants.includes(v))) {
 		const mf = miniflare(copyState(`stampede-${variant}`), variant);
 		const base = (await mf.ready).origin;
-		const before = await benchStats(base);
+		const before = await singleStats(base);
 		await Promise.all(
 			Array.from({ length: concurrent }, () => fetch(`${base}/v1/products/4242`).then((r) => r.text())),
 		);
-		const after = await benchStats(base);
+		const after = await singleStats(base);
 		await mf.dispose();
 		const loads = after.originLoads - before.originLoads;
 		if (variant === "tiercache") results.stampede.originLoads = loads;
@@ -388,7 +719,6 @@ if (variants.includes("tiercache")) {
 	};
 	const a = await location(0);
 	const b = await location(kvLagS);
-	const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 	const read = async (base, id) => {
 		const res = await fetch(`${base}/v1/products/${id}`);
 		const body = await res.json();
@@ -565,7 +895,7 @@ if (variants.includes("tiercache")) {
 		const ids = Array.from({ length: hotKeys }, (_, i) => i + 1);
 		for (let round = 0; round < 3; round++)
 			for (const id of ids) await (await fetch(`${base}/v1/products/${id}`)).text();
-		const before = (await benchStats(base)).queue.batches;
+		const before = (await singleStats(base)).queue.batches;
 		const written = new Map();
 		for (const id of ids) {
 			const res = await fetch(`${base}/v1/products/${id}`, {
@@ -581,7 +911,7 @@ if (variants.includes("tiercache")) {
 		let quietSince = performance.now();
 		while (performance.now() < deadline) {
 			await new Promise((r) => setTimeout(r, 100));
-			const { batches, running } = (await benchStats(base)).queue;
+			const { batches, running } = (await singleStats(base)).queue;
 			if (batches !== seen || running > 0) {
 				seen = batches;
 				quietSince = performance.now();
@@ -595,7 +925,7 @@ if (variants.includes("tiercache")) {
 			if (servedBy(res.headers) !== "origin") hits++;
 			if (body.data.stock === written.get(id)) fresh++;
 		}
-		const stats = await benchStats(base);
+		const stats = await singleStats(base);
 		await mf.dispose();
 		results.rewarm[mode === "on" ? "withRewarm" : "withoutRewarm"] = {
 			firstReadHits: hits,
@@ -612,6 +942,8 @@ if (variants.includes("tiercache")) {
 results.durationS = round((performance.now() - started) / 1000, 1);
 results.machine = {
 	cpus: os.cpus().length,
+	// Other work on the machine moves every figure: the load average at the start and the end.
+	loadAverage: { start: loadAtStart, end: os.loadavg().map((n) => round(n, 2)) },
 	cpuModel: os.cpus()[0]?.model,
 	memoryGiB: round(os.totalmem() / 2 ** 30, 1),
 	node: process.version,

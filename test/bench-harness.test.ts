@@ -2,9 +2,12 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createLatencyHistogram } from "../bench/lib/histogram.mjs";
 import { laggingKv } from "../bench/lib/lagging-kv";
+import { intendedAt, requestCount, runOpenLoop } from "../bench/lib/open-loop.mjs";
+import { cpuMicros, parseProcStat } from "../bench/lib/proc-stat.mjs";
 import { renderSvg, renderTable } from "../bench/lib/report.mjs";
 import { clockWaitMs } from "../bench/lib/server-timing.mjs";
 import { productsIn, StaleDetector } from "../bench/lib/stale.mjs";
+import { createWorkload } from "../bench/lib/workload.mjs";
 import { createRandom, createZipf } from "../bench/lib/zipf.mjs";
 
 describe("the Zipf sampler", () => {
@@ -47,30 +50,94 @@ describe("the latency histogram", () => {
 
 describe("stale-read detection", () => {
 	const product = (id: number, updatedAt: string) => ({ id, sku: `S-${id}`, updatedAt });
+	const v = (day: number) => `2026-01-${String(day).padStart(2, "0")}T00:00:00.000Z`;
 
-	it("counts a read issued after an acknowledged write that still shows the old version", () => {
+	it("counts a read that started after a write was acknowledged and still shows the old version", () => {
 		const d = new StaleDetector();
-		d.acknowledge(7, "2026-01-02T00:00:00.000Z", 100);
-		expect(d.check([product(7, "2026-01-01T00:00:00.000Z")], 150)).toBe(true);
+		d.acknowledge(7, v(2), 100);
+		expect(d.check([product(7, v(1))], 150)).toEqual({ lagMs: 50, beyondBound: true });
 		expect(d.staleReads).toBe(1);
 	});
 
-	it("does not count a read issued before the write was acknowledged, or a fresh one", () => {
+	it("does not count a read that started before the write was acknowledged, or a fresh one", () => {
 		const d = new StaleDetector();
-		d.acknowledge(7, "2026-01-02T00:00:00.000Z", 100);
-		expect(d.check([product(7, "2026-01-01T00:00:00.000Z")], 99)).toBe(false);
-		expect(d.check([product(7, "2026-01-02T00:00:00.000Z")], 150)).toBe(false);
-		expect(d.check([product(7, "2026-01-03T00:00:00.000Z")], 150)).toBe(false);
-		expect(d.check([product(8, "2020-01-01T00:00:00.000Z")], 150)).toBe(false);
+		d.acknowledge(7, v(2), 100);
+		expect(d.check([product(7, v(1))], 99)).toBeUndefined();
+		expect(d.check([product(7, v(1))], 100)).toBeUndefined(); // acknowledged at the same instant: not before
+		expect(d.check([product(7, v(2))], 150)).toBeUndefined();
+		expect(d.check([product(7, v(3))], 150)).toBeUndefined();
+		expect(d.check([product(8, "2020-01-01T00:00:00.000Z")], 150)).toBeUndefined();
 		expect(d.staleReads).toBe(0);
-		expect(d.checkedReads).toBe(4);
+		expect(d.checkedReads).toBe(5);
 	});
 
-	it("keeps the newest acknowledged version and checks every item of a listing", () => {
+	it("judges a read against an earlier write even when a later write was acknowledged while it was in flight", () => {
+		// The order the old detector missed: it kept only the newest write (v3, acknowledged at 200),
+		// so a read that started at 150 looked unaffected, although v2 was acknowledged at 100.
 		const d = new StaleDetector();
-		d.acknowledge(1, "2026-01-03T00:00:00.000Z", 10);
-		d.acknowledge(1, "2026-01-02T00:00:00.000Z", 20);
-		expect(d.check([product(2, "2026-01-01T00:00:00.000Z"), product(1, "2026-01-02T00:00:00.000Z")], 30)).toBe(true);
+		d.acknowledge(1, v(2), 100);
+		d.acknowledge(1, v(3), 200);
+		expect(d.check([product(1, v(1))], 150)).toEqual({ lagMs: 50, beyondBound: true });
+		// v2 is what a read started at 150 must show at least; v3 only from 200 on.
+		expect(d.check([product(1, v(2))], 150)).toBeUndefined();
+		expect(d.check([product(1, v(2))], 250)).toEqual({ lagMs: 50, beyondBound: true });
+		expect(d.staleReads).toBe(2);
+	});
+
+	it("records writes acknowledged during the warm-up and judges later reads against them", () => {
+		const d = new StaleDetector();
+		d.acknowledge(3, v(5), 10); // warm-up
+		const measured = d.counts();
+		d.acknowledge(4, v(5), 5_000);
+		expect(d.check([product(3, v(4))], 6_000)?.beyondBound).toBe(true);
+		expect(d.counts(measured)).toMatchObject({ staleReads: 1, staleBeyondBound: 1, checkedReads: 1, writes: 1 });
+	});
+
+	it("keeps the newest version acknowledged so far, whatever order writes are acknowledged in", () => {
+		const d = new StaleDetector();
+		// A newer version acknowledged before an older one (concurrent writes to one product).
+		d.acknowledge(1, v(3), 10);
+		d.acknowledge(1, v(2), 20);
+		expect(d.check([product(1, v(2))], 30)).toEqual({ lagMs: 20, beyondBound: true });
+		// Acknowledgements recorded out of time order are put in order.
+		const e = new StaleDetector();
+		e.acknowledge(1, v(3), 300);
+		e.acknowledge(1, v(2), 100);
+		expect(e.check([product(1, v(1))], 200)).toEqual({ lagMs: 100, beyondBound: true });
+		expect(e.check([product(1, v(2))], 200)).toBeUndefined();
+	});
+
+	it("checks every item of a listing and counts the read once", () => {
+		const d = new StaleDetector();
+		d.acknowledge(1, v(3), 10);
+		d.acknowledge(2, v(3), 10);
+		expect(d.check([product(2, v(1)), product(1, v(2)), product(5, v(1))], 30)).toEqual({
+			lagMs: 20,
+			beyondBound: true,
+		});
+		expect(d.staleReads).toBe(1);
+	});
+
+	it("allows another isolate the contract's bound, and the writer's isolate none", () => {
+		const d = new StaleDetector({ boundMs: 1_000 });
+		d.acknowledge(9, v(2), 1_000, "a");
+		// At the writer's isolate the next read must be fresh.
+		expect(d.check([product(9, v(1))], 1_010, "a")).toEqual({ lagMs: 10, beyondBound: true });
+		// Elsewhere it is stale, but inside the bound for a second…
+		expect(d.check([product(9, v(1))], 1_900, "b")).toEqual({ lagMs: 900, beyondBound: false });
+		// …and beyond it after that.
+		expect(d.check([product(9, v(1))], 2_001, "b")).toEqual({ lagMs: 1_001, beyondBound: true });
+		expect(d.counts()).toMatchObject({ staleReads: 3, staleBeyondBound: 2, byIsolate: { a: 1, b: 2 } });
+		expect(d.maxLagMs).toEqual({ a: 10, b: 1_001 });
+	});
+
+	it("judges a write elsewhere by the bound even when the reader's own isolate wrote an older version", () => {
+		const d = new StaleDetector({ boundMs: 1_000 });
+		d.acknowledge(9, v(2), 100, "b");
+		d.acknowledge(9, v(3), 500, "a");
+		// At b, 600: b's own v2 is required at once, a's v3 only from 1,500.
+		expect(d.check([product(9, v(2))], 600, "b")).toEqual({ lagMs: 100, beyondBound: false });
+		expect(d.check([product(9, v(1))], 600, "b")).toEqual({ lagMs: 500, beyondBound: true });
 	});
 
 	it("finds the products in a product or a listing body", () => {
@@ -81,6 +148,129 @@ describe("stale-read detection", () => {
 	});
 });
 
+describe("the workload sequence", () => {
+	const options = {
+		seed: "t",
+		products: 1000,
+		zipfS: 1.1,
+		writeRatio: 0.05,
+		mix: { product: 0.7, listing: 0.15, reviews: 0.15 },
+		isolates: ["a", "b"],
+	};
+
+	it("is the same for every variant, whatever order its operations are taken in", () => {
+		const first = createWorkload(options);
+		const second = createWorkload(options);
+		const late = second.at(999);
+		expect(second.at(3)).toEqual(first.at(3));
+		expect(first.at(999)).toEqual(late);
+		expect(first.slice(0, 1000)).toEqual(second.slice(0, 1000));
+		expect(createWorkload({ ...options, seed: "other" }).slice(0, 50)).not.toEqual(first.slice(0, 50));
+	});
+
+	it("writes at the first isolate and reads at both", () => {
+		const ops = createWorkload(options).slice(0, 4000);
+		const writes = ops.filter((op) => op.kind === "write");
+		const reads = ops.filter((op) => op.kind !== "write");
+		expect(writes.length).toBeGreaterThan(100);
+		expect(writes.every((op) => op.isolate === "a")).toBe(true);
+		const atB = reads.filter((op) => op.isolate === "b").length;
+		expect(atB / reads.length).toBeGreaterThan(0.45);
+		expect(atB / reads.length).toBeLessThan(0.55);
+		for (const op of reads) expect(op.path).toMatch(/^\/v1\/products/);
+	});
+});
+
+describe("open loop", () => {
+	/** A fake clock: `sleep` moves time forward and fires what was due. */
+	function fakeTime() {
+		let t = 0;
+		const timers: { at: number; fire: () => void }[] = [];
+		const now = () => t;
+		const until = (at: number) => new Promise<void>((fire) => timers.push({ at, fire }));
+		const settle = async () => {
+			for (let i = 0; i < 20; i++) await Promise.resolve();
+		};
+		const sleep = async (ms: number) => {
+			const target = t + Math.max(ms, 0.001);
+			await settle();
+			for (;;) {
+				timers.sort((x, y) => x.at - y.at);
+				const next = timers[0];
+				if (!next || next.at > target) break;
+				timers.shift();
+				t = next.at;
+				next.fire();
+				await settle();
+			}
+			t = target;
+		};
+		return { now, until, sleep };
+	}
+
+	it("sends on schedule and charges a stall to every request queued behind it (no coordinated omission)", async () => {
+		const time = fakeTime();
+		// One server, one request at a time: 2 ms each, but the 11th takes 200 ms.
+		let freeAt = 0;
+		const latencies = new Map<number, number>();
+		const result = await runOpenLoop({
+			rateRps: 100,
+			seconds: 1,
+			now: time.now,
+			sleep: time.sleep,
+			record: () => {},
+			send: async (i) => {
+				const start = Math.max(time.now(), freeAt);
+				freeAt = start + (i === 10 ? 200 : 2);
+				await time.until(freeAt);
+				latencies.set(i, time.now() - intendedAt(i, 100));
+				return true;
+			},
+		});
+		expect(result).toMatchObject({ sent: 100, completed: 100, errors: 0, timedOut: 0 });
+		expect(latencies.get(9)).toBe(2);
+		expect(latencies.get(10)).toBe(200);
+		// Sent 10 ms later, but it waited for the stall: 190 ms of queue plus its own 2 ms.
+		expect(latencies.get(11)).toBe(192);
+		expect(latencies.get(12)).toBe(184);
+		expect(latencies.get(40)).toBe(2);
+	});
+
+	it("gives up on requests still unanswered after the grace period and counts them", async () => {
+		const time = fakeTime();
+		const recorded: number[] = [];
+		const result = await runOpenLoop({
+			rateRps: 10,
+			seconds: 1,
+			graceMs: 500,
+			now: time.now,
+			sleep: time.sleep,
+			record: (ms) => recorded.push(ms),
+			send: async (i, signal) => {
+				if (i === 3) {
+					await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+					return false;
+				}
+				return true;
+			},
+		});
+		expect(result).toMatchObject({ sent: 10, completed: 9, timedOut: 1 });
+		expect(recorded).toHaveLength(10);
+		// Intended at 300 ms; the last intended send is at 900 ms, plus 500 ms of grace.
+		expect(Math.max(...recorded)).toBeGreaterThanOrEqual(1_100);
+		expect(requestCount(10, 1)).toBe(10);
+	});
+});
+
+describe("CPU time from /proc/<pid>/stat", () => {
+	it("reads utime and stime after a command name with spaces and parentheses", () => {
+		const stat = "4242 (workerd (x) y) S 77 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 100 0 0";
+		expect(parseProcStat(stat)).toEqual({ ppid: 77, utimeTicks: 250, stimeTicks: 50 });
+		expect(cpuMicros(stat, 100)).toBe(3_000_000);
+		expect(() => parseProcStat("nonsense")).toThrow();
+	});
+});
+
 describe("the report", () => {
 	it("renders every variant in the table and the chart", () => {
 		const v = (rps: number) => ({
@@ -88,16 +278,45 @@ describe("the report", () => {
 			p50Ms: 1,
 			p95Ms: 2,
 			p99Ms: 3,
+			p999Ms: 4,
 			originLoadsPer1k: 0,
 			staleReads: 0,
+			staleBeyondBound: 0,
 			errors: 0,
+			cpuUsPerRequest: 120,
+			hitPathRps: rps * 2,
+			hitPathCpuUsPerRequest: 60,
 			hitRatio: { memory: 0.5, colo: 0, kv: 0 },
 			vsConstant: { throughput: 1 },
 			vsD1Direct: { throughput: 2 },
 		});
 		const results = {
-			config: { durationS: 5, connections: 4, zipfS: 1.1, writeRatio: 0.01, originDelayMs: 50 },
-			variants: { constant: v(100), tiercache: v(50) },
+			config: {
+				durationS: 5,
+				connections: 4,
+				zipfS: 1.1,
+				writeRatio: 0.01,
+				originDelayMs: 50,
+				warmupRequests: 1000,
+				isolates: ["a", "b"],
+				hitPathRateRps: 2000,
+			},
+			variants: { constant: v(100), "app-floor": v(90), "hono-cache": v(40), tiercache: v(50) },
+			cold: { tiercache: { ...v(20), seconds: 3 } },
+			openLoop: {
+				rateRps: 500,
+				seconds: 2,
+				variants: { tiercache: { p50Ms: 2, p99Ms: 80, p999Ms: 120, timedOut: 0, achievedRps: 499 } },
+				rates: [
+					{ rateRps: 500, shareOfConstant: 0.05, variants: { tiercache: { p50Ms: 2, p99Ms: 80, p999Ms: 120 } } },
+					{
+						rateRps: 1000,
+						shareOfConstant: 0.1,
+						variants: { tiercache: { p50Ms: 3, p99Ms: 90, p999Ms: 2000, timedOut: 7 } },
+					},
+				],
+			},
+			originLoadsByCause: { cold: 10, expired: 0, invalidated: 5, evicted: 0, refresh: 1 },
 			stampede: { concurrent: 64, originLoads: 1 },
 			twoLocations: {
 				kvLagS: 60,
@@ -111,17 +330,30 @@ describe("the report", () => {
 		};
 		results.variants.tiercache = {
 			...v(50),
+			staleReads: 12,
+			staleBeyondBound: 0,
+			hitPathCpuUsPerRequest: 66,
 			clockWaits: { share: 0.0123, count: 12, p50Ms: 4, p99Ms: 9.5, maxMs: 10 },
 		} as ReturnType<typeof v>;
 		const table = renderTable(results);
 		expect(table).toMatch(/^constant\s+100\s/m);
+		expect(table).toMatch(/^app-floor\s+90\s/m);
 		expect(table).toMatch(/^tiercache\s+50\s/m);
+		expect(table).toMatch(/^tiercache\s+100\s.*\s66\s+1\.1$/m); // hit path: 66 µs = 1.1 × app-floor's 60
+		expect(table).toContain("open loop at 1000 req/s (10 % of the constant's steady throughput)");
+		expect(table).toContain("tiercache origin loads by cause (steady state): cold 10, expired 0, invalidated 5");
 		expect(table).toContain("64 concurrent cold requests for one key -> 1 origin load(s)");
 		expect(table).toContain("the second served the change after write 400 ms, rawSql 900 ms (worst 900 ms");
 		expect(table).toContain("tiercache 12 (1.23% of answers), p99 9.5 ms");
 		const svg = renderSvg(results);
 		expect(svg.startsWith("<svg")).toBe(true);
 		expect(svg).toContain(">tiercache<");
+		for (const title of ["Stale reads", "Origin loads per 1,000", "CPU per request, hit path", "Open-loop p99 at 500"])
+			expect(svg).toContain(title);
+		expect(svg).toContain("12 (0 beyond)");
+		// Every label is placed inside the chart (whether it fits is checked by looking at it rendered).
+		const width = Number(/width="(\d+)"/.exec(svg)?.[1]);
+		for (const [, x] of svg.matchAll(/<text x="([\d.]+)"/g)) expect(Number(x)).toBeLessThanOrEqual(width);
 	});
 });
 

@@ -31,14 +31,18 @@ const entry = (body: string, extra: Partial<Entry> = {}): Entry => ({
 describe("MemoryLru", () => {
 	it("stays within its byte bound, evicting the least recently used first", () => {
 		const lru = new MemoryLru(2_000);
-		lru.set("a", entry("x".repeat(300)));
-		lru.set("b", entry("x".repeat(300)));
+		const a = entry("a".repeat(300));
+		const c = entry("c".repeat(300));
+		lru.set("a", a);
+		lru.set("b", entry("b".repeat(300)));
 		lru.get("a"); // a is now more recent than b
-		lru.set("c", entry("x".repeat(300)));
+		lru.set("c", c);
 		expect(lru.bytes).toBeLessThanOrEqual(2_000);
 		expect(lru.get("b")).toBeUndefined();
-		expect(lru.get("a")).toBeDefined();
-		expect(lru.get("c")).toBeDefined();
+		// The entries kept are the very ones stored under their keys, not merely something.
+		expect(lru.get("a")).toBe(a);
+		expect(lru.get("a")?.body).toBe("a".repeat(300));
+		expect(lru.get("c")).toBe(c);
 	});
 
 	it("refuses an entry larger than the whole bound and keeps its accounting exact", () => {
@@ -125,7 +129,10 @@ describe("definePolicy", () => {
 
 describe("entries read back from a store", () => {
 	it("are checked: anything malformed is a miss", () => {
-		expect(parseEntry(entry("{}"))).toBeDefined();
+		const stored = entry('{"data":1}', { status: 404, tags: ["a", "b:2"], readSeq: 42 });
+		// A well-formed entry comes back whole, every field as stored (a round trip through JSON, as a store makes).
+		expect(parseEntry(JSON.parse(JSON.stringify(stored)))).toEqual(JSON.parse(JSON.stringify(stored)));
+		expect(parseEntry(entry("{}"))).toEqual(entry("{}"));
 		expect(parseEntry(null)).toBeUndefined();
 		expect(parseEntry({ ...entry("{}"), status: 500 })).toBeUndefined();
 		expect(parseEntry({ ...entry("{}"), tags: [1] })).toBeUndefined();
