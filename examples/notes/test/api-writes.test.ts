@@ -89,6 +89,7 @@ describe("an admin write through the API", () => {
 		expect(anonymous.status).toBe(401);
 		expect((await write("PATCH", "/v1/notes/1", { labels: ["nope"] })).status).toBe(400);
 		expect((await write("POST", "/v1/notes", { authorId: 9, title: "Orphan" })).status).toBe(400);
+		expect((await write("PATCH", "/v1/notes/99", { labels: ["todo"] })).status).toBe(404);
 		expect(cacheStatus(await request("/v1/notes/1"))).toContain("tiercache-memory; hit");
 	});
 });

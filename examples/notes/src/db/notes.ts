@@ -83,15 +83,17 @@ export function clearNoteLabels(db: Db, noteId: number) {
 
 /**
  * Labels a note with the labels named (unknown slugs are the route's to
- * refuse). `"inserted"`: the note the statement before it in the same batch
- * inserted — the newest id, as D1 runs a batch as one transaction.
+ * refuse); a note that does not exist gets none. `"inserted"`: the note the
+ * statement before it in the same batch inserted — the newest id, as D1 runs
+ * a batch as one transaction.
  */
 export function labelNote(db: Db, noteId: number | "inserted", slugs: readonly string[]) {
 	const note = noteId === "inserted" ? sql<number>`(SELECT max(${notes.id}) FROM ${notes})` : sql<number>`${noteId}`;
 	return db.insert(noteLabels).select(
 		db
-			.select({ noteId: note.as("note_id"), labelId: labels.id })
+			.select({ noteId: notes.id, labelId: labels.id })
 			.from(labels)
+			.innerJoin(notes, eq(notes.id, note))
 			.where(inArray(labels.slug, [...slugs])),
 	);
 }
