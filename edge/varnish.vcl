@@ -51,10 +51,13 @@ backend worker {
 	# @render-end probe
 }
 
-# Who may PURGE (the token is required as well).
+# Who may PURGE (the token is required as well). client.ip: behind a TLS
+# terminator, give Varnish the PROXY protocol so that this is the real client.
 acl edge_purgers {
+	# @render-begin purge-from
 	"127.0.0.0"/8;
 	"::1";
+	# @render-end purge-from
 }
 
 sub vcl_init {

@@ -3,10 +3,12 @@
 // purge token's digests filled in.
 //
 //   node scripts/lib/edge-vcl.mjs --backend-host 127.0.0.1 --backend-port 8787 \
-//     [--host-header api.example.com] [--token-env VARNISH_PURGE_TOKEN] [--no-probe] > tiercache.vcl
+//     [--host-header api.example.com] [--token-env VARNISH_PURGE_TOKEN] \
+//     [--previous-token-env OLD_TOKEN] [--purge-from 127.0.0.1/32,198.51.100.0/24] [--no-probe] > tiercache.vcl
 //
-// The token is read from an environment variable (never from argv, which other
+// Tokens are read from environment variables (never from argv, which other
 // users of the machine can see). Without one, the output refuses every PURGE.
+// With --previous-token-env too, both tokens are accepted (for a rotation).
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -39,16 +41,23 @@ export function shardKey(s) {
 	return createHash("sha256").update(s, "utf8").digest().readUInt32LE(28);
 }
 
-function tokenCheck(token) {
-	if (!TOKEN_PATTERN.test(token)) throw new Error("the purge token must be 32–256 characters of [A-Za-z0-9_-]");
-	const compare = DIGEST_PREFIXES.map(
-		(prefix) => `edge_digest.key("${prefix}" + req.http.X-Purge-Token) != ${shardKey(prefix + token)}`,
+/** The check of X-Purge-Token against one token or several (a rotation accepts the old and the new). */
+function tokenCheck(tokens) {
+	const list = [tokens].flat();
+	if (list.length === 0) throw new Error("no purge token");
+	for (const token of list)
+		if (!TOKEN_PATTERN.test(token)) throw new Error("a purge token must be 32–256 characters of [A-Za-z0-9_-]");
+	const matches = list.map(
+		(token) =>
+			`(${DIGEST_PREFIXES.map((prefix) => `edge_digest.key("${prefix}" + req.http.X-Purge-Token) == ${shardKey(prefix + token)}`).join(" &&\n\t      ")})`,
 	);
 	return [
 		"sub edge_purge_token_check {",
-		"\t# Rendered: digests of this run's token (see scripts/lib/edge-vcl.mjs).",
-		`\tif (req.http.X-Purge-Token !~ "^[A-Za-z0-9_-]{32,256}$" ||`,
-		...compare.map((line, i) => `\t    ${line}${i < compare.length - 1 ? " ||" : ") {"}`),
+		`\t# Rendered: digests of ${list.length === 1 ? "the token" : `${list.length} tokens (a rotation)`} (see scripts/lib/edge-vcl.mjs).`,
+		`\tif (req.http.X-Purge-Token !~ "^[A-Za-z0-9_-]{32,256}$") {`,
+		'\t\treturn (synth(401, "Wrong purge token"));',
+		"\t}",
+		`\tif (!(${matches.join(" ||\n\t    ")})) {`,
 		'\t\treturn (synth(401, "Wrong purge token"));',
 		"\t}",
 		"}",
@@ -61,9 +70,16 @@ function vclString(value, what) {
 	return value;
 }
 
+/** "192.0.2.0/24" or "::1" → an ACL line. */
+function aclEntry(cidr) {
+	const match = /^([0-9A-Fa-f.:]+)(?:\/(\d{1,3}))?$/.exec(cidr.trim());
+	if (!match) throw new Error(`${JSON.stringify(cidr)} is not an address or CIDR block`);
+	return `\t"${match[1]}"${match[2] ? `/${match[2]}` : ""};`;
+}
+
 /**
- * Renders the template. `token` undefined keeps the shipped "refuse every
- * purge" check.
+ * Renders the template. `token` (a string, or several during a rotation)
+ * undefined keeps the shipped "refuse every purge" check.
  */
 export function renderEdgeVcl({
 	backendHost = "127.0.0.1",
@@ -71,6 +87,7 @@ export function renderEdgeVcl({
 	hostHeader,
 	token,
 	probe = true,
+	purgeFrom,
 	template = readFileSync(VCL_TEMPLATE, "utf8"),
 } = {}) {
 	let vcl = template;
@@ -80,12 +97,18 @@ export function renderEdgeVcl({
 		vcl = vcl.replace(re, (_, before, after) => `${before}${replacement}${after}`);
 	};
 	replaceLine("backend-host", '\\.host = "[^"]*";', `.host = "${vclString(backendHost, "backend host")}";`);
-	const port = vclString(String(backendPort), "backend port");
-	replaceLine(
-		"backend-port",
-		'\\.port = "[^"]*";',
-		`.port = "${port}";${hostHeader ? `\n\t.host_header = "${vclString(hostHeader, "host header")}";` : ""}`,
-	);
+	replaceLine("backend-port", '\\.port = "[^"]*";', `.port = "${vclString(String(backendPort), "backend port")}";`);
+	if (hostHeader)
+		vcl = vcl.replace(
+			/^(.*# @render backend-port)$/m,
+			`$1\n\t.host_header = "${vclString(hostHeader, "host header")}";`,
+		);
+	if (purgeFrom !== undefined) {
+		const block = /^\t# @render-begin purge-from\n[\s\S]*?^\t# @render-end purge-from$/m;
+		if (!block.test(vcl)) throw new Error("the VCL template has no purge-from block");
+		const entries = [purgeFrom].flat().map(aclEntry);
+		vcl = vcl.replace(block, `\t# @render-begin purge-from\n${entries.join("\n")}\n\t# @render-end purge-from`);
+	}
 	if (!probe) {
 		const block = /^\t# @render-begin probe\n[\s\S]*?^\t# @render-end probe\n/m;
 		if (!block.test(vcl)) throw new Error("the VCL template has no probe block");
@@ -107,15 +130,22 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
 			"backend-port": { type: "string", default: "8787" },
 			"host-header": { type: "string" },
 			"token-env": { type: "string" },
+			"previous-token-env": { type: "string" },
 			"no-probe": { type: "boolean", default: false },
+			"purge-from": { type: "string" },
 			template: { type: "string" },
 		},
 	});
 	try {
+		const fromEnv = (name) => {
+			if (!process.env[name]) throw new Error(`the environment variable ${name} is not set`);
+			return process.env[name];
+		};
 		let token;
-		if (values["token-env"]) {
-			token = process.env[values["token-env"]];
-			if (!token) throw new Error(`the environment variable ${values["token-env"]} is not set`);
+		if (values["token-env"]) token = [fromEnv(values["token-env"])];
+		if (values["previous-token-env"]) {
+			if (!token) throw new Error("--previous-token-env needs --token-env");
+			token.push(fromEnv(values["previous-token-env"]));
 		}
 		process.stdout.write(
 			renderEdgeVcl({
@@ -124,6 +154,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
 				hostHeader: values["host-header"],
 				token,
 				probe: !values["no-probe"],
+				purgeFrom: values["purge-from"]?.split(",").filter(Boolean),
 				template: values.template ? readFileSync(values.template, "utf8") : undefined,
 			}),
 		);
