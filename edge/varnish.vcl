@@ -12,14 +12,16 @@ vcl 4.1;
 # - Never stores requests with Authorization or Cookie, nor answers that are
 #   private, no-store, carry Set-Cookie or Vary: *.
 # - Surrogate-Key is indexed with xkey; PURGE by key (hard or soft) or
-#   everything, from loopback only, with a token.
+#   everything, from the purge ACL (loopback unless rendered otherwise), with
+#   a token.
 # - Appends its member to Cache-Status (RFC 9211), last.
 #
 # This file is complete and loads as it is (backend 127.0.0.1:8787), but with
 # no purge token configured every PURGE is refused. scripts/lib/edge-vcl.mjs
-# renders it for a run: the backend address on the lines marked "@render", and
-# the block between "@render-begin purge-token" and "@render-end" replaced by a
-# check against digests of the token (the token itself is never written).
+# renders it: the backend on the lines marked "@render", and the blocks
+# between "@render-begin <name>" and "@render-end <name>": purge-token (a
+# check against digests of the token; the token itself is never written),
+# purge-from (the ACL) and probe (left out under wrangler dev).
 
 import std;
 import blob;
