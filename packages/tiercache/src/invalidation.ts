@@ -132,7 +132,8 @@ export class Invalidations<E extends HonoEnv> {
 		if (rows.length === 0) return { tags: 0, everything: false };
 		if (rows.length > sweepLimit) {
 			this.#record([], counter, true, "cron");
-			if (await this.#purge(env, { everything: true })) {
+			const purgedNow = await this.#purgeEdgeNow(env, { everything: true }, {});
+			if (await this.#purge(env, { everything: true }, purgedNow)) {
 				await d1.prepare(SEQ_SQL.markAllHandled).bind(counter).run();
 			}
 			return { tags: rows.length, everything: true };
@@ -144,8 +145,9 @@ export class Invalidations<E extends HonoEnv> {
 	/**
 	 * What every invalidation does after its bump committed: this isolate's
 	 * view learns it; the first edge purge attempt runs before the answer
-	 * (not for the cron); the queue gets the purge (or only the re-purge, when
-	 * the first attempt purged), and the bumps are marked handled.
+	 * (and before the cron's sweep returns); the queue gets the purge (or only
+	 * the re-purge, when the first attempt purged), and the bumps are marked
+	 * handled.
 	 */
 	async #propagate(
 		env: E["Bindings"],
@@ -158,7 +160,7 @@ export class Invalidations<E extends HonoEnv> {
 		this.#clock.note(seqs, floor);
 		this.#record([...seqs.keys()], Math.max(floor, ...seqs.values()), floor > 0, source);
 		const target: PurgeTarget = floor > 0 ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) };
-		const purgedNow = source !== "cron" && (await this.#purgeEdgeNow(env, target, scope));
+		const purgedNow = await this.#purgeEdgeNow(env, target, scope);
 		const work = (async () => {
 			const handed = await this.#purge(env, target, purgedNow);
 			if (handed && seqs.size > 0) {

@@ -75,7 +75,8 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	purge?: (env: E["Bindings"], target: PurgeTarget, options: { purged: boolean }) => Promise<void>;
 	/**
 	 * The first edge purge attempt, made before the answer of a write, a
-	 * webhook or an admin purge (not the cron's), bounded by
+	 * webhook or an admin purge, and by the cron's sweep (without an execution
+	 * context there, so Workers Cache is left to the queue), bounded by
 	 * `edgePurgeTimeoutMs`; resolves true when every configured edge was
 	 * purged. Its failure never fails the write: the queue (`purge`) retries.
 	 */
