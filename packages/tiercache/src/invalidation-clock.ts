@@ -89,6 +89,9 @@ export interface ClockState {
 	waitedMs: number;
 }
 
+/** The state of a request that did not wait (one object for all: frozen, states are only read). */
+const FRESH: ClockState = Object.freeze({ available: true, waitedMs: 0 });
+
 /**
  * The invalidation clock of one isolate: a view of D1's invalidations that is
  * never older than `maxAgeMs` when a request relies on it. Refreshed in the
@@ -136,20 +139,33 @@ export class InvalidationClock {
 	 * it (or without a view) the request waits for a refresh.
 	 */
 	async ensureFresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<ClockState> {
+		const state = this.stateNow(() => source, waitUntil);
+		if (state) return state;
 		const now = this.#now();
-		const age = this.age(now);
-		if (age < this.#refreshAt) return { available: true, waitedMs: 0 };
-		if (age < this.options.maxAgeMs) {
-			if (!this.#running && now >= this.#deferredUntil) {
-				waitUntil(this.refresh(source, waitUntil, { background: true }).catch(() => {}));
-			}
-			return { available: true, waitedMs: 0 };
-		}
 		if (!this.#running && now - this.#failedAt < this.options.retryAfterMs) return { available: false, waitedMs: 0 };
 		this.counters.waits++;
 		const started = performance.now();
 		await this.#join(source, waitUntil);
 		return { available: this.age() < this.options.maxAgeMs, waitedMs: performance.now() - started };
+	}
+
+	/**
+	 * The request's state when it need not wait (the view is younger than
+	 * `maxAgeMs`; from the refresh age a background refresh starts), without
+	 * a promise; undefined when it must wait (see `ensureFresh`). `source` is
+	 * asked for only when a refresh starts.
+	 */
+	stateNow(source: () => ClockSource, waitUntil: (p: Promise<unknown>) => void): ClockState | undefined {
+		const now = this.#now();
+		const age = this.age(now);
+		if (age < this.#refreshAt) return FRESH;
+		if (age < this.options.maxAgeMs) {
+			if (!this.#running && now >= this.#deferredUntil) {
+				waitUntil(this.refresh(source(), waitUntil, { background: true }).catch(() => {}));
+			}
+			return FRESH;
+		}
+		return undefined;
 	}
 
 	/**
@@ -211,10 +227,7 @@ export class InvalidationClock {
 	async #refresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void, background: boolean): Promise<void> {
 		const started = this.#now();
 		const wasReady = this.view.ready;
-		const [shared, lease] = await Promise.all([
-			source.readShared().then(parseIncrement, () => undefined),
-			background ? source.readLease().then(parseLease, () => undefined) : undefined,
-		]);
+		const shared = await source.readShared().then(parseIncrement, () => undefined);
 		// A shared view from the future (a skewed clock) is not trusted beyond a small tolerance.
 		if (shared && shared.readAt - started <= this.options.skewToleranceMs) {
 			const taken = this.view.apply({ ...shared, readAt: Math.min(shared.readAt, started) });
@@ -224,6 +237,8 @@ export class InvalidationClock {
 				return;
 			}
 		}
+		// The lease is read only when the shared view would not do (one Cache API read less per refresh that takes it).
+		const lease = background ? await source.readLease().then(parseLease, () => undefined) : undefined;
 		if (background && !(await this.#winLease(source, lease, started))) {
 			// Another isolate of this location reads D1 now: keep this view, take theirs soon.
 			this.counters.leaseDeferrals++;

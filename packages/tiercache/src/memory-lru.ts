@@ -25,6 +25,11 @@ export class MemoryLru {
 		return this.#entries.size;
 	}
 
+	/** The entry, without making it the most recently used. */
+	peek(key: string): Entry | undefined {
+		return this.#entries.get(key)?.entry;
+	}
+
 	get(key: string): Entry | undefined {
 		const slot = this.#entries.get(key);
 		if (!slot) return undefined;

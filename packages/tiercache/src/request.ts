@@ -29,11 +29,14 @@ export function keyInputs(c: Context): { params: Record<string, unknown>; query:
  * Requests that no tier may answer or store: other methods than GET and HEAD,
  * authenticated ones (Authorization, Cookie), and those whose handler already
  * made the answer uncacheable (Set-Cookie, or Cache-Control private/no-store).
+ * Headers set with `c.header()` before there is a response are read on a
+ * probe response (`c.newResponse`): reading `c.res` instead would make Hono
+ * create a response now and copy it twice more when the real one is set.
  */
 export function bypasses(c: Context): boolean {
 	const method = c.req.method;
 	if (method !== "GET" && method !== "HEAD") return true;
 	if (c.req.header("Authorization") !== undefined || c.req.header("Cookie") !== undefined) return true;
-	const preset = c.res.headers;
+	const preset = c.finalized ? c.res.headers : c.newResponse(null).headers;
 	return preset.has("Set-Cookie") || /\b(private|no-store)\b/i.test(preset.get("Cache-Control") ?? "");
 }

@@ -12,6 +12,12 @@ import type { CacheStats } from "./stats.js";
 export class Responses {
 	readonly #stats: CacheStats;
 	readonly #surrogates = new WeakMap<Entry, { cacheTag: string; surrogateKey: string }>();
+	/**
+	 * The headers of an entry's answer that change only with the policy and
+	 * the whole seconds of freshness left, built once per entry and second
+	 * (hits reuse them).
+	 */
+	readonly #fixed = new WeakMap<Entry, { policy: CachePolicy; cdnMaxAge: number; headers: Record<string, string> }>();
 
 	constructor(stats: CacheStats) {
 		this.#stats = stats;
@@ -26,19 +32,52 @@ export class Responses {
 		now: number,
 		view?: (body: unknown) => unknown,
 	): Promise<Response> {
-		let body = entry.body;
-		let etag = entry.etag;
-		if (view && entry.status === 200) {
-			body = JSON.stringify(view(JSON.parse(entry.body)));
-			etag = await etagOf(body);
-		}
-		const notFound = entry.status === 404;
+		if (!view || entry.status !== 200) return this.respondNow(c, policy, entry, outcomes, timings, now);
+		const body = JSON.stringify(view(JSON.parse(entry.body)));
+		return this.respondNow(c, policy, entry, outcomes, timings, now, body, await etagOf(body));
+	}
+
+	/** The answer with the stored body (or a view's `body` and `etag`), without a promise. */
+	respondNow(
+		c: Context,
+		policy: CachePolicy,
+		entry: Entry,
+		outcomes: TierOutcome[],
+		timings: [string, number][],
+		now: number,
+		body = entry.body,
+		etag = entry.etag,
+	): Response {
 		const cdnMaxAge = Math.max(0, ttlLeft(entry, now));
+		let fixed = this.#fixed.get(entry);
+		if (etag !== entry.etag) {
+			fixed = { policy, cdnMaxAge, headers: this.#fixedHeaders(policy, entry, etag, cdnMaxAge) };
+		} else if (fixed?.policy !== policy || fixed.cdnMaxAge !== cdnMaxAge) {
+			fixed = { policy, cdnMaxAge, headers: this.#fixedHeaders(policy, entry, etag, cdnMaxAge) };
+			this.#fixed.set(entry, fixed);
+		}
+		const headers: Record<string, string> = {
+			...fixed.headers,
+			"Cache-Status": cacheStatus(outcomes),
+			"Server-Timing": serverTiming(timings),
+		};
+		if (entry.status !== 404 && etagMatches(c.req.header("If-None-Match"), etag)) {
+			this.#stats.notModified++;
+			const { "Content-Type": _, ...notModified } = headers;
+			return c.body(null, 304, notModified);
+		}
+		// Through the context, so headers set earlier (request id, …) are kept.
+		return c.body(body, entry.status, headers);
+	}
+
+	/** Every header of the answer but Cache-Status and Server-Timing. */
+	#fixedHeaders(policy: CachePolicy, entry: Entry, etag: string, cdnMaxAge: number): Record<string, string> {
+		const notFound = entry.status === 404;
 		const windows = notFound
 			? ""
 			: `, stale-while-revalidate=${entry.staleWhileRevalidate}, stale-if-error=${entry.staleIfError}`;
 		const surrogate = this.#surrogateHeaders(entry);
-		const headers: Record<string, string> = {
+		return {
 			"Content-Type": "application/json",
 			ETag: etag,
 			"Cache-Control": `public, max-age=${notFound ? 0 : policy.browserTtl}`,
@@ -48,16 +87,7 @@ export class Responses {
 			"Cloudflare-CDN-Cache-Control": `max-age=${notFound ? cdnMaxAge : Math.max(cdnMaxAge, policy.edgeTtl)}${windows}`,
 			"Cache-Tag": surrogate.cacheTag,
 			"Surrogate-Key": surrogate.surrogateKey,
-			"Cache-Status": cacheStatus(outcomes),
-			"Server-Timing": serverTiming(timings),
 		};
-		if (!notFound && etagMatches(c.req.header("If-None-Match"), etag)) {
-			this.#stats.notModified++;
-			const { "Content-Type": _, ...notModified } = headers;
-			return c.body(null, 304, notModified);
-		}
-		// Through the context, so headers set earlier (request id, …) are kept.
-		return c.body(body, entry.status, headers);
 	}
 
 	/** An answer no tier may store: `private, no-store`, every tier marked `fwd=bypass`. */

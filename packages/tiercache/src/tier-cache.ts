@@ -44,7 +44,19 @@ interface RequestScope<E extends HonoEnv> {
 	view?: (body: unknown) => unknown;
 	/** The request's state of the invalidation clock (set once it was consulted). */
 	clock?: ClockState;
+	/** The request's key, and the path and query that read it (for re-warming). */
+	request?: RequestKey;
 }
+
+interface RequestKey {
+	key: string;
+	path: string;
+	/** Made by the engine's own re-warm (does not count as heat). */
+	rewarm: boolean;
+}
+
+/** How many request URLs the key memo holds before it starts again. */
+const KEY_MEMO_SIZE = 10_000;
 
 /**
  * A tiered read-through cache for Hono + D1 routes: T1 memory → T2 Cache API
@@ -69,6 +81,16 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	#softSince = new Map<string, number>();
 	/** The view generation at which an entry was last found valid: unchanged view, unchanged answer. */
 	#validAt = new WeakMap<Entry, number>();
+	/**
+	 * Keys by version, route and request URL. A key is built from the route's
+	 * validated path parameters and query, which the URL alone determines, so
+	 * a URL seen before needs no key building (sorting, encoding) again.
+	 */
+	readonly #keys = new Map<string, RequestKey>();
+	/** The clock's source per D1 binding, made once instead of per request. */
+	readonly #clockSources = new WeakMap<D1Database, ClockSource>();
+	/** Key versions that `version` answered with a promise, once it settled (the same promise, the same version). */
+	readonly #versions = new WeakMap<Promise<string>, string>();
 	readonly #random: () => number;
 	readonly #now: () => number;
 	#lastWarning = new Map<string, number>();
@@ -100,23 +122,70 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * the loader (one load per key per isolate at a time), and stores the
 	 * answer in the tiers above in `waitUntil`.
 	 */
-	async read<L extends Loaded>(
+	read<L extends Loaded>(
 		c: Context<E>,
 		policy: CachePolicy,
 		load: Loader<Db, L>,
 		options: ReadOptions = {},
 	): Promise<ReadResponse<L>> {
-		return (await this.#serve(c, policy, load, options)) as unknown as ReadResponse<L>;
+		const bypass = bypasses(c);
+		const version = bypass ? "" : this.#options.version(c);
+		const hit = bypass ? undefined : this.#memoryHit(c, policy, load, options, version);
+		return (hit ? Promise.resolve(hit) : this.#serve(c, policy, load, options, bypass, version)) as unknown as Promise<
+			ReadResponse<L>
+		>;
 	}
 
-	async #serve<L extends Loaded>(
+	/**
+	 * The common case without a promise: a fresh entry in memory, found valid
+	 * against this very view of the clock, which needs no wait. Anything else
+	 * (and any view of the body) is left to `#serve`, before any effect.
+	 */
+	#memoryHit<L extends Loaded>(
 		c: Context<E>,
 		routePolicy: CachePolicy,
 		load: Loader<Db, L>,
 		options: ReadOptions,
-	): Promise<Response> {
+		versioned: string | Promise<string>,
+	): Response | undefined {
+		if (options.view) return undefined;
 		const policy = this.#withOverrides(routePolicy, c.env);
-		const scope: RequestScope<E> = {
+		if (policy.tiers[0] !== "memory") return undefined;
+		const version = this.#settled(versioned);
+		if (version === undefined) return undefined;
+		const request = this.#requestKey(c, version, policy);
+		const started = performance.now();
+		const entry = this.memory.peek(request.key);
+		if (!entry || this.#validAt.get(entry) !== this.clock.view.generation) return undefined;
+		const now = this.#now();
+		if (!isFresh(entry, now)) return undefined;
+		const scope = this.#scope(c, options);
+		const clock = this.clock.stateNow(() => this.#clockSource(scope.env), scope.waitUntil);
+		if (!clock) return undefined;
+		scope.clock = clock;
+		scope.request = request;
+		this.memory.get(request.key); // most recently used
+		this.stats.requests++;
+		this.stats.tiers.memory.hits++;
+		const outcomes: TierOutcome[] = [{ tier: "memory", kind: "hit", ttl: ttlLeft(entry, now) }];
+		if (shouldRefreshEarly(entry, policy, now, this.#random)) {
+			this.stats.origin.earlyRefreshes++;
+			this.#refreshInBackground(scope, policy, request.key, load);
+		}
+		if (!request.rewarm) this.hotKeys.record(request.key, request.path, entry.tags);
+		return this.#responses.respondNow(c, policy, entry, outcomes, [["memory", performance.now() - started]], now);
+	}
+
+	/** The key version when it is known without waiting: a string, or a promise that has settled before. */
+	#settled(version: string | Promise<string>): string | undefined {
+		if (typeof version === "string") return version;
+		const settled = this.#versions.get(version);
+		if (settled === undefined) version.then((v) => this.#versions.set(version, v)).catch(() => {});
+		return settled;
+	}
+
+	#scope(c: Context<E>, options: ReadOptions): RequestScope<E> {
+		return {
 			c,
 			env: c.env,
 			waitUntil: (promise) => {
@@ -129,22 +198,34 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			},
 			view: options.view,
 		};
+	}
+
+	async #serve<L extends Loaded>(
+		c: Context<E>,
+		routePolicy: CachePolicy,
+		load: Loader<Db, L>,
+		options: ReadOptions,
+		bypass: boolean,
+		version: string | Promise<string>,
+	): Promise<Response> {
+		const policy = this.#withOverrides(routePolicy, c.env);
+		const scope = this.#scope(c, options);
 		this.stats.requests++;
-		if (bypasses(c)) return this.#bypass(scope, policy, load);
-		const key = buildKey({
-			version: await this.#options.version(c),
-			route: policy.name,
-			...keyInputs(c),
-			keyQuery: policy.keyQuery,
-		});
+		if (bypass) return this.#bypass(scope, policy, load);
+		const request = this.#requestKey(c, this.#settled(version) ?? (await version), policy);
+		scope.request = request;
+		const key = request.key;
 		const kv = () => this.#options.kv(scope.env);
 		const outcomes: TierOutcome[] = [];
 		const timings: [string, number][] = [];
 		const above: TierName[] = [];
 		let staleCandidate: { entry: Entry; tier: TierName } | undefined;
 
-		// No entry is validated against a view of the clock older than a second.
-		const clock = await this.clock.ensureFresh(this.#clockSource(scope.env), scope.waitUntil);
+		// No entry is validated against a view of the clock older than a second
+		// (a request waits only when the view is that old, or absent).
+		const clock =
+			this.clock.stateNow(() => this.#clockSource(scope.env), scope.waitUntil) ??
+			(await this.clock.ensureFresh(this.#clockSource(scope.env), scope.waitUntil));
 		scope.clock = clock;
 		if (clock.waitedMs > 0) timings.push(["clock", clock.waitedMs]);
 		// Past memory, the remote tiers are probed together: a miss costs one
@@ -155,8 +236,11 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			if (tier !== "memory" && remote.size === 0) {
 				for (const t of policy.tiers) if (t !== "memory") remote.set(t, this.#tiers.get(kv, t, key));
 			}
-			const entry = await (remote.get(tier) ?? this.#tiers.get(kv, tier, key));
-			const valid = entry && (await this.#isValid(scope, entry));
+			const entry =
+				tier === "memory" ? this.memory.get(key) : await (remote.get(tier) ?? this.#tiers.get(kv, tier, key));
+			// An entry found valid against this very view is valid still (no promise for it).
+			const valid =
+				entry && (this.#validAt.get(entry) === this.clock.view.generation || (await this.#isValid(scope, entry)));
 			timings.push([tier, performance.now() - started]);
 			const counters = this.stats.tiers[tier];
 			const now = this.#now();
@@ -407,7 +491,31 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	}
 
 	#clockSource(env: E["Bindings"]): ClockSource {
-		return clockSource(this.#options.database(env), () => this.#colo.open());
+		const d1 = this.#options.database(env);
+		let source = this.#clockSources.get(d1);
+		if (!source) {
+			source = clockSource(d1, () => this.#colo.open());
+			this.#clockSources.set(d1, source);
+		}
+		return source;
+	}
+
+	/** The request's key (memoised per version, route and URL; see `#keys`). */
+	#requestKey(c: Context<E>, version: string, policy: CachePolicy): RequestKey {
+		const url = c.req.url;
+		const memo = `${version}\n${policy.name}\n${url}`;
+		let known = this.#keys.get(memo);
+		if (!known) {
+			const query = url.indexOf("?");
+			known = {
+				key: buildKey({ version, route: policy.name, ...keyInputs(c), keyQuery: policy.keyQuery }),
+				path: c.req.path + (query >= 0 ? url.slice(query) : ""),
+				rewarm: url.includes(REWARM_HOST),
+			};
+			if (this.#keys.size >= KEY_MEMO_SIZE) this.#keys.clear();
+			this.#keys.set(memo, known);
+		}
+		return known;
 	}
 
 	async #load<L extends Loaded>(
@@ -478,11 +586,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		timings: [string, number][],
 		key: string,
 	): Promise<Response> {
-		const raw = scope.c.req.url;
-		if (!raw.includes(REWARM_HOST)) {
-			const query = raw.indexOf("?");
-			this.hotKeys.record(key, scope.c.req.path + (query >= 0 ? raw.slice(query) : ""), entry.tags);
-		}
+		const request = scope.request;
+		if (request && !request.rewarm) this.hotKeys.record(key, request.path, entry.tags);
 		return this.#responses.respond(scope.c, policy, entry, outcomes, timings, this.#now(), scope.view);
 	}
 
