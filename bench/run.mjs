@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench -- [--quick] [--duration S] [--connections N] [--origin-delay MS] [--write-ratio R]
-//                  [--warmup-requests N] [--open-rates R1,R2] [--variants a,b] [--json FILE]
+//                  [--warmup-requests N] [--steady-requests N] [--open-rates R1,R2] [--variants a,b] [--json FILE]
 // Runs one seeded workload against six variants of the Worker on the local
 // runtime (Miniflare), each as two isolates of one location on its own copy of
 // the same seeded D1: a cold phase, the steady state (closed loop), open loop
@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
 		variants: { type: "string", default: VARIANTS.join(",") },
 		products: { type: "string", default: "10000" },
 		"warmup-requests": { type: "string" },
+		"steady-requests": { type: "string" },
 		"open-rates": { type: "string", default: "500,1000" },
 		json: { type: "string" },
 		help: { type: "boolean", short: "h", default: false },
@@ -68,8 +69,10 @@ const number = (name, value, min, max) => {
 };
 const config = {
 	originDelayMs: number("origin-delay", args["origin-delay"], 0, 5000),
-	// The measured steady state, closed loop.
-	durationS: number("duration", args.duration ?? (args.quick ? 4 : 20), 1, 600),
+	// The measured steady state, closed loop: the same `steadyRequests` of the sequence for every variant
+	// (so every variant's figures cover the same requests), stopped after `durationS` at most.
+	steadyRequests: number("steady-requests", args["steady-requests"] ?? (args.quick ? 5_000 : 20_000), 100, 10_000_000),
+	durationS: number("duration", args.duration ?? (args.quick ? 8 : 40), 1, 600),
 	// The cold phase: the first `warmupRequests` of the sequence, the same with
 	// and without --quick, stopped after `warmupS` at most.
 	warmupRequests: number("warmup-requests", args["warmup-requests"] ?? 12_000, 0, 10_000_000),
@@ -326,6 +329,11 @@ async function benchStats(ctx) {
 		hits: Object.fromEntries(["memory", "colo", "kv"].map((t) => [t, sum((s) => s.hits[t])])),
 		byCause: all[0].byCause ? Object.fromEntries(causes.map((c) => [c, sum((s) => s.byCause[c])])) : undefined,
 		evictions: all[0].evictions !== undefined ? sum((s) => s.evictions) : undefined,
+		byRoute: all[0].byRoute
+			? Object.fromEntries(
+					[...new Set(all.flatMap((s) => Object.keys(s.byRoute ?? {})))].map((r) => [r, sum((s) => s.byRoute?.[r])]),
+				)
+			: undefined,
 		clockWaits: all[0].clock ? sum((s) => s.clock.waits) : undefined,
 	};
 }
@@ -401,6 +409,11 @@ function summarize(ctx, phase, { elapsed, cpuUs, statsBefore, statsAfter, stale,
 	if (statsAfter.byCause) {
 		out.originLoadsByCause = Object.fromEntries(
 			Object.keys(statsAfter.byCause).map((c) => [c, statsAfter.byCause[c] - statsBefore.byCause[c]]),
+		);
+	}
+	if (statsAfter.byRoute) {
+		out.originLoadsByRoute = Object.fromEntries(
+			Object.keys(statsAfter.byRoute).map((r) => [r, statsAfter.byRoute[r] - (statsBefore.byRoute?.[r] ?? 0)]),
 		);
 	}
 	if (statsAfter.evictions !== undefined) out.memoryEvictions = statsAfter.evictions - statsBefore.evictions;
@@ -575,12 +588,18 @@ for (const variant of variants) {
 	if (cold.sequence.to < config.warmupRequests) {
 		log(`${variant}: the cold phase stopped after ${config.warmupS} s at request ${cold.sequence.to} (not warm)`);
 	}
-	log(`${variant}: steady state, ${config.durationS} s at ${config.connections} connections`);
+	log(
+		`${variant}: steady state, requests ${config.warmupRequests}–${config.warmupRequests + config.steadyRequests} ` +
+			`at ${config.connections} connections (at most ${config.durationS} s)`,
+	);
 	const steady = await closedLoop(ctx, {
 		from: config.warmupRequests,
+		to: config.warmupRequests + config.steadyRequests,
 		seconds: config.durationS,
 		connections: config.connections,
 	});
+	// A variant too slow to play the whole window in time (d1-direct) is measured on the part it played.
+	steady.complete = steady.sequence.to >= config.warmupRequests + config.steadyRequests;
 	for (const [index, run] of openLoopRuns.entries()) {
 		// Each rate plays its own stretch of the open-loop sequence, the same for every variant.
 		const from = openLoopRuns.slice(0, index).reduce((n, r) => n + requestCount(r.rateRps, config.openLoopS), 0);

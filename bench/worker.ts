@@ -131,6 +131,7 @@ function stats(variant: string) {
 			originLoads: s.origin.loads,
 			hits: { memory: s.tiers.memory.hits, colo: s.tiers.colo.hits, kv: s.tiers.kv.hits },
 			byCause: s.origin.byCause,
+			byRoute: s.origin.byRoute,
 			evictions: tiercache.cache.memory.evictions,
 			clock: tiercache.cache.clock.counters,
 			queue,

@@ -11,7 +11,7 @@ export function renderTable(results) {
 	const names = ORDER.filter((n) => results.variants[n]);
 	const isolates = config.isolates?.length ?? 1;
 	const lines = [
-		`tiercache benchmark — steady state ${config.durationS} s per variant after a cold phase of ${config.warmupRequests ?? "?"} requests, ` +
+		`tiercache benchmark — steady state: requests ${config.warmupRequests ?? "?"}–${(config.warmupRequests ?? 0) + (config.steadyRequests ?? 0)} of one seeded sequence (after a cold phase of ${config.warmupRequests ?? "?"}), ` +
 			`${config.connections} connections, ${isolates} isolate(s) per variant, Zipf s=${config.zipfS}, ` +
 			`${config.writeRatio * 100}% writes, ORIGIN_DELAY_MS=${config.originDelayMs} (stands in for the distance to the D1 primary)`,
 		"",
@@ -22,9 +22,17 @@ export function renderTable(results) {
 	for (const name of names) {
 		const v = results.variants[name];
 		lines.push(
-			`${name.padEnd(11)}${pad(v.throughputRps, 8)}${pad(v.p50Ms, 9)}${pad(v.p99Ms, 9)}${pad(v.p999Ms, 9)}${pad(v.originLoadsPer1k, 11)}` +
+			`${name.padEnd(11)}${pad(`${v.complete === false ? "*" : ""}${v.throughputRps}`, 8)}${pad(v.p50Ms, 9)}${pad(v.p99Ms, 9)}${pad(v.p999Ms, 9)}${pad(v.originLoadsPer1k, 11)}` +
 				`${pad(pct(v.hitRatio?.memory), 6)}${pad(pct(v.hitRatio?.colo), 6)}${pad(pct(v.hitRatio?.kv), 6)}${pad(v.cpuUsPerRequest, 12)}` +
 				`${pad(v.staleReads, 7)}${pad(v.staleBeyondBound ?? "-", 8)}${pad(v.errors, 8)}${pad(v.vsConstant ? v.vsConstant.throughput : "-", 11)}`,
+		);
+	}
+	const partial = names.filter((n) => results.variants[n].complete === false);
+	if (partial.length) {
+		lines.push(
+			`* played only part of the window within ${config.durationS} s: ${partial
+				.map((n) => `${n} ${results.variants[n].requests} reads`)
+				.join(", ")}`,
 		);
 	}
 	const cold = names.filter((n) => results.cold?.[n]);
@@ -296,7 +304,7 @@ export function renderSvg(results) {
 	const c = results.config;
 	parts.push(
 		`<text x="${margin}" y="42" font-size="11" fill="#444">${escapeXml(
-			`steady state ${c.durationS} s after ${c.warmupRequests ?? "?"} warm-up requests · ${c.connections} connections · ${c.isolates?.length ?? 1} isolates per variant · Zipf ${c.zipfS} · ${c.writeRatio * 100}% writes · ORIGIN_DELAY_MS=${c.originDelayMs}`,
+			`steady state: ${c.steadyRequests ?? "?"} requests after ${c.warmupRequests ?? "?"} warm-up requests · ${c.connections} connections · ${c.isolates?.length ?? 1} isolates per variant · Zipf ${c.zipfS} · ${c.writeRatio * 100}% writes · ORIGIN_DELAY_MS=${c.originDelayMs}`,
 		)}</text>`,
 	);
 	let y = 58;
