@@ -5,6 +5,8 @@ export interface Entry {
 	body: string;
 	etag: string;
 	tags: string[];
+	/** The tags whose bumps invalidate the entry, when not all of `tags` (see `Loaded.validateBy`). */
+	validateBy?: string[];
 	/** `cache_seq` read in the same D1 batch as the data. */
 	readSeq: number;
 	/** When the origin answered (ms since the epoch). */
@@ -53,6 +55,7 @@ export function retentionSeconds(entry: Entry): number {
 export function entryBytes(key: string, entry: Entry): number {
 	let bytes = 2 * (key.length + entry.body.length + entry.etag.length) + 96;
 	for (const tag of entry.tags) bytes += 2 * tag.length + 16;
+	for (const tag of entry.validateBy ?? []) bytes += 2 * tag.length + 16;
 	return bytes;
 }
 
@@ -65,6 +68,17 @@ export function parseEntry(value: unknown): Entry | undefined {
 	const numbers = ["readSeq", "storedAt", "ttl", "staleWhileRevalidate", "staleIfError", "loadMs"];
 	if (!STATUSES.has(e.status as number) || typeof e.body !== "string" || typeof e.etag !== "string") return undefined;
 	if (!Array.isArray(e.tags) || !e.tags.every((t) => typeof t === "string")) return undefined;
+	if (e.validateBy !== undefined && !validateByOf(e.tags as string[], e.validateBy)) return undefined;
 	if (!numbers.every((n) => typeof e[n] === "number" && Number.isFinite(e[n]))) return undefined;
 	return value as Entry;
+}
+
+/** The tags whose bumps invalidate an entry: `validateBy` when it has one, else all its tags. */
+export function validationTags(entry: Entry): readonly string[] {
+	return entry.validateBy ?? entry.tags;
+}
+
+/** A `validateBy` that is a list of strings, each one of `tags` (anything else: the entry is a miss). */
+function validateByOf(tags: readonly string[], value: unknown): value is string[] {
+	return Array.isArray(value) && value.every((t) => typeof t === "string" && tags.includes(t));
 }

@@ -93,6 +93,7 @@ export class OriginFill<E extends HonoEnv, Db extends AnyD1Db> {
 			body,
 			etag: await etagOf(body),
 			tags: [...new Set(loaded.tags)],
+			...validateBy(loaded),
 			readSeq: readSeq ?? 0,
 			storedAt,
 			ttl: notFound ? Math.max(1, policy.notFoundTtl) : policy.ttl,
@@ -110,4 +111,17 @@ export function shouldRefreshEarly(entry: Entry, policy: CachePolicy, now: numbe
 	const expiry = entry.storedAt + entry.ttl * 1000;
 	const delta = Math.max(entry.loadMs, 1);
 	return now - delta * policy.earlyRefreshBeta * Math.log(1 - random()) >= expiry;
+}
+
+/**
+ * `validateBy` for the entry, when the loader narrowed it: only tags among
+ * its `tags` count (a tag it did not report cannot be relied on at the
+ * edge either), and an empty narrowing is ignored — every entry is validated
+ * by at least one tag.
+ */
+function validateBy(loaded: Loaded): { validateBy?: string[] } {
+	if (!loaded.validateBy) return {};
+	const tags = new Set(loaded.tags);
+	const narrowed = [...new Set(loaded.validateBy)].filter((t) => tags.has(t));
+	return narrowed.length > 0 && narrowed.length < tags.size ? { validateBy: narrowed } : {};
 }

@@ -6,7 +6,7 @@ import type { Context, Env as HonoEnv } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { clockSource } from "./clock-source.js";
 import { ColoCache } from "./colo-cache.js";
-import { type Entry, inStaleIfError, inStaleWhileRevalidate, isFresh, ttlLeft } from "./entry.js";
+import { type Entry, inStaleIfError, inStaleWhileRevalidate, isFresh, ttlLeft, validationTags } from "./entry.js";
 import type { TierOutcome } from "./headers.js";
 import { HotKeys } from "./hot-keys.js";
 import { Invalidations } from "./invalidation.js";
@@ -172,7 +172,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			this.stats.origin.earlyRefreshes++;
 			this.#refreshInBackground(scope, policy, request.key, load);
 		}
-		if (!request.rewarm) this.hotKeys.record(request.key, request.path, entry.tags);
+		if (!request.rewarm) this.hotKeys.record(request.key, request.path, validationTags(entry));
 		return this.#responses.respondNow(c, policy, entry, outcomes, [["memory", performance.now() - started]], now);
 	}
 
@@ -479,7 +479,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			const valid = await this.clock.validity(
 				this.#clockSource(scope.env),
 				entry.readSeq,
-				entry.tags,
+				validationTags(entry),
 				scope.clock?.available !== false,
 			);
 			if (valid && this.clock.view.generation === generation) this.#validAt.set(entry, generation);
@@ -548,7 +548,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				if (err instanceof FlightTimeoutError) return fill();
 				throw err;
 			}
-			if (!joined || this.clock.view.validity(result.entry.readSeq, result.entry.tags) !== false) return result;
+			if (!joined || this.clock.view.validity(result.entry.readSeq, validationTags(result.entry)) !== false)
+				return result;
 			this.stats.origin.overtakenFlights++;
 			if (attempt >= 2) return fill();
 		}
@@ -587,7 +588,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		key: string,
 	): Promise<Response> {
 		const request = scope.request;
-		if (request && !request.rewarm) this.hotKeys.record(key, request.path, entry.tags);
+		if (request && !request.rewarm) this.hotKeys.record(key, request.path, validationTags(entry));
 		return this.#responses.respond(scope.c, policy, entry, outcomes, timings, this.#now(), scope.view);
 	}
 

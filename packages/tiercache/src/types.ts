@@ -19,8 +19,16 @@ export interface Origin<Db extends AnyD1Db> {
 	batch<U extends BatchItem<"sqlite">, T extends Readonly<[U, ...U[]]>>(queries: T): Promise<BatchResponse<T>>;
 }
 
-/** A loader's answer: status, JSON body, and the tags of every row it read. */
-export type Loaded = { status: 200 | 404; body: unknown; tags: string[] };
+/**
+ * A loader's answer: status, JSON body, and the tags of every row it read
+ * (`Cache-Tag`, `Surrogate-Key`, edge purges). `validateBy`, when given, is
+ * the part of `tags` the body actually depends on: only their bumps
+ * invalidate the entry in T1–T3, the others label it for the edge (e.g. a
+ * product page tagged with its category, so that purging the category at
+ * the edge takes it too, though a change elsewhere in the category leaves
+ * the page as it is). Omitted: every tag invalidates.
+ */
+export type Loaded = { status: 200 | 404; body: unknown; tags: string[]; validateBy?: string[] };
 
 export type Loader<Db extends AnyD1Db, L extends Loaded> = (origin: Origin<Db>) => Promise<L>;
 

@@ -76,6 +76,9 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 						status: 200,
 						body: { data: presentProduct(row) },
 						tags: [tags.product(id), tags.category(row.categoryId)],
+						// The body is the product row alone: a change elsewhere in its category (which bumps the
+						// category's tag) leaves it as it is. The category's tag stays on it for the edge.
+						validateBy: [tags.product(id)],
 					};
 				});
 			},

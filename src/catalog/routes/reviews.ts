@@ -43,6 +43,9 @@ export function reviewRoutes({ cache, policies }: CatalogDeps) {
 						status: 200,
 						body: { data: page.items.map(presentReview), page: page.page, limit: page.limit, next: page.next },
 						tags: tagged,
+						// The page holds review rows only: every change to them, and the product's deletion,
+						// bumps the reviews' tag; a change to the product row itself leaves the page as it is.
+						validateBy: [tags.productReviews(id)],
 					};
 				});
 			},
