@@ -35,6 +35,15 @@ export interface CachePolicy {
 	 * one refresh runs, and never after.
 	 */
 	onInvalidate: "hard" | "soft";
+	/**
+	 * When a load is written to KV: "fill" (default) with the other tiers;
+	 * "second-request" only once this isolate is asked for the same entry
+	 * again (it is then written from that hit), so keys read once — a long
+	 * tail — cost no KV write. A key's first answer then says `fwd=miss` for
+	 * KV without `stored`, and other locations find it in KV only after it
+	 * was read twice here.
+	 */
+	kvAdmission: "fill" | "second-request";
 }
 
 export type PolicyOptions = Partial<Omit<CachePolicy, "name">> & { name: string };
@@ -50,6 +59,7 @@ export const DEFAULT_POLICY: Omit<CachePolicy, "name"> = {
 	tiers: TIERS,
 	earlyRefreshBeta: 1,
 	onInvalidate: "hard",
+	kvAdmission: "fill",
 };
 
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
@@ -85,6 +95,9 @@ export function definePolicy(
 	if (policy.ttl < 1) throw new Error(`cache policy '${policy.name}': ttl must be at least 1 second`);
 	if (policy.onInvalidate !== "hard" && policy.onInvalidate !== "soft") {
 		throw new Error(`cache policy '${policy.name}': onInvalidate must be "hard" or "soft"`);
+	}
+	if (policy.kvAdmission !== "fill" && policy.kvAdmission !== "second-request") {
+		throw new Error(`cache policy '${policy.name}': kvAdmission must be "fill" or "second-request"`);
 	}
 	for (const tier of policy.tiers) {
 		if (!TIERS.includes(tier)) throw new Error(`cache policy '${policy.name}': unknown tier '${tier}'`);

@@ -89,6 +89,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	readonly #keys = new Map<string, RequestKey>();
 	/** The clock's source per D1 binding, made once instead of per request. */
 	readonly #clockSources = new WeakMap<D1Database, ClockSource>();
+	/** Loaded entries not written to KV yet under `kvAdmission: "second-request"`: the next hit on one writes it. */
+	readonly #kvPending = new WeakSet<Entry>();
 	/** Key versions that `version` answered with a promise, once it settled (the same promise, the same version). */
 	readonly #versions = new WeakMap<Promise<string>, string>();
 	readonly #random: () => number;
@@ -167,6 +169,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.memory.get(request.key); // most recently used
 		this.stats.requests++;
 		this.stats.tiers.memory.hits++;
+		this.#admitToKv(scope, request.key, entry);
 		const outcomes: TierOutcome[] = [{ tier: "memory", kind: "hit", ttl: ttlLeft(entry, now) }];
 		if (shouldRefreshEarly(entry, policy, now, this.#random)) {
 			this.stats.origin.earlyRefreshes++;
@@ -174,6 +177,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		}
 		if (!request.rewarm) this.hotKeys.record(request.key, request.path, validationTags(entry));
 		return this.#responses.respondNow(c, policy, entry, outcomes, [["memory", performance.now() - started]], now);
+	}
+
+	/** A second request for an entry not yet in KV (`kvAdmission: "second-request"`): it is written now. */
+	#admitToKv(scope: RequestScope<E>, key: string, entry: Entry): void {
+		if (!this.#kvPending.delete(entry)) return;
+		this.#tiers.store(() => this.#options.kv(scope.env), scope.waitUntil, ["kv"], key, entry);
 	}
 
 	/** The key version when it is known without waiting: a string, or a promise that has settled before. */
@@ -280,6 +289,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			} else if (isFresh(entry, now)) {
 				counters.hits++;
 				outcomes.push({ tier, kind: "hit", ttl: ttlLeft(entry, now) });
+				if (tier === "memory") this.#admitToKv(scope, key, entry);
 				if (above.length > 0) this.#tiers.store(kv, scope.waitUntil, above, key, entry);
 				if (shouldRefreshEarly(entry, policy, now, this.#random)) {
 					this.stats.origin.earlyRefreshes++;
@@ -305,7 +315,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		try {
 			const entry = await this.#load(scope, policy, key, load, loadCause(outcomes, this.memory.wasEvicted(key)));
 			timings.push(["origin", performance.now() - started]);
-			for (const outcome of outcomes) if ("stored" in outcome) outcome.stored = entry.storable;
+			for (const outcome of outcomes) {
+				if ("stored" in outcome)
+					outcome.stored = entry.storable && !(outcome.tier === "kv" && this.#kvPending.has(entry.entry));
+			}
 			return this.#respond(scope, policy, entry.entry, outcomes, timings, key);
 		} catch (err) {
 			timings.push(["origin", performance.now() - started]);
@@ -529,7 +542,15 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			this.stats.origin.byCause[cause]++;
 			const { entry, batched } = await this.#origin.fill(scope.env, policy, load);
 			const storable = batched && (entry.status === 200 || policy.notFoundTtl > 0);
-			if (storable) this.#tiers.store(() => this.#options.kv(scope.env), scope.waitUntil, policy.tiers, key, entry);
+			if (storable) {
+				let tiers = policy.tiers;
+				if (policy.kvAdmission === "second-request" && tiers.includes("kv")) {
+					// Written to KV from the next hit on it here, if there is one (see `#admitToKv`).
+					tiers = tiers.filter((t) => t !== "kv");
+					this.#kvPending.add(entry);
+				}
+				this.#tiers.store(() => this.#options.kv(scope.env), scope.waitUntil, tiers, key, entry);
+			}
 			return { entry, storable };
 		};
 		// A load that began before an invalidation this isolate knows of may hold
