@@ -90,7 +90,7 @@ const config = {
 	// The hit path's CPU per request is measured at this fixed rate, the same for every variant.
 	hitPathRateRps: 2_000,
 	// Open loop: fixed arrival rates (req/s), the same for every variant.
-	openLoopS: args.quick ? 2 : 10,
+	openLoopS: args.quick ? 3 : 10,
 	openLoopRates: args["open-rates"].split(",").map((r) => number("open-rates", r, 1, 100_000)),
 	openLoopGraceMs: args.quick ? 2_000 : 5_000,
 	// How far another isolate of the location may lag behind a write (design.md: about a second).
@@ -326,6 +326,7 @@ async function benchStats(ctx) {
 	return {
 		reads: sum((s) => s.reads),
 		originLoads: sum((s) => s.originLoads),
+		kvWrites: sum((s) => s.kvWrites),
 		hits: Object.fromEntries(["memory", "colo", "kv"].map((t) => [t, sum((s) => s.hits[t])])),
 		byCause: all[0].byCause ? Object.fromEntries(causes.map((c) => [c, sum((s) => s.byCause[c])])) : undefined,
 		evictions: all[0].evictions !== undefined ? sum((s) => s.evictions) : undefined,
@@ -396,6 +397,8 @@ function summarize(ctx, phase, { elapsed, cpuUs, statsBefore, statsAfter, stale,
 		originLoadsPer1k:
 			ctx.variant === "constant" || ctx.variant === "app-floor" ? 0 : round((originLoads / reads) * 1000, 1),
 		originLoads,
+		// KV writes (billed per write on Workers KV, and limited to one a second per key).
+		kvWritesPer1k: round(((statsAfter.kvWrites - statsBefore.kvWrites) / reads) * 1000, 1),
 		staleReads: stale.staleReads,
 		staleBeyondBound: stale.staleBeyondBound,
 		staleByIsolate: stale.byIsolate,

@@ -39,7 +39,7 @@ const floor = createApp();
 (floor.cache as unknown as { read: (c: Context) => Response }).read = (c) =>
 	c.body(CONSTANT_BODY, 200, { "Content-Type": "application/json" });
 
-const counters = { reads: 0, originLoads: 0, hits: { memory: 0, colo: 0, kv: 0 } };
+const counters = { reads: 0, originLoads: 0, kvWrites: 0, hits: { memory: 0, colo: 0, kv: 0 } };
 const queue = { batches: 0, running: 0, rewarmed: 0 };
 
 const CONSTANT_BODY = JSON.stringify({
@@ -119,6 +119,7 @@ async function kvOnly(env: BenchEnv, ctx: ExecutionContext, url: URL): Promise<R
 	const response = await loadFromD1(env, url);
 	if (response.status !== 200) return response;
 	const body = await response.text();
+	counters.kvWrites++;
 	ctx.waitUntil(env.CACHE_KV.put(key, body, { expirationTtl: 60 }));
 	return json(body);
 }
@@ -130,6 +131,7 @@ function stats(variant: string) {
 			reads: s.requests,
 			originLoads: s.origin.loads,
 			hits: { memory: s.tiers.memory.hits, colo: s.tiers.colo.hits, kv: s.tiers.kv.hits },
+			kvWrites: s.tiers.kv.writes,
 			byCause: s.origin.byCause,
 			byRoute: s.origin.byRoute,
 			evictions: tiercache.cache.memory.evictions,
