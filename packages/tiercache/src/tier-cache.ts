@@ -1,7 +1,10 @@
-// The read path is one state machine over the tiers (#serve): kept whole so
-// that each outcome of a tier — hit, stale, invalid, clock unavailable, miss —
-// reads in one place. Invalidation, the origin, the tiers and the responses
-// live in their own files.
+// Over 300 lines, on purpose: the read path — the memory hit, the walk over
+// the tiers (#serve), single-flight loads, background refreshes — is one state
+// machine over this isolate's state (flights, validity memo, key memo, soft
+// invalidation), kept in one class so that each outcome of a tier (hit,
+// stale, invalid, clock unavailable, miss) reads in one place. Invalidation,
+// the origin fill, the tiers, the responses and the clock live in their own
+// files.
 import type { Context, Env as HonoEnv } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { clockSource } from "./clock-source.js";
