@@ -18,13 +18,13 @@
 // Exits non-zero when a read was stale beyond its bound or a step failed.
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { seedCatalog } from "../../scripts/lib/seed-local.mjs";
 import { signWebhook } from "../../scripts/lib/webhook-sign.mjs";
+import { devVar, freePort } from "./lib/wrangler-dev.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 process.chdir(root);
@@ -60,20 +60,6 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, m
 if (!existsSync(".dev.vars")) {
 	copyFileSync(".dev.vars.example", ".dev.vars");
 	log("created .dev.vars from .dev.vars.example (development secrets)");
-}
-function devVar(name, fallback) {
-	for (const file of [".dev.vars", ".dev.vars.example"]) {
-		if (!existsSync(file)) continue;
-		const line = readFileSync(file, "utf8")
-			.split("\n")
-			.find((l) => l.startsWith(`${name}=`));
-		if (line)
-			return line
-				.slice(name.length + 1)
-				.trim()
-				.replace(/^"|"$/g, "");
-	}
-	return fallback;
 }
 const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? devVar("ADMIN_TOKEN", "dev-admin-token");
 // With several secrets (a rotation), sign with the first.
@@ -140,17 +126,6 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 		log(`${signal}: stopping the servers`);
 		await stopServers();
 		process.exit(130);
-	});
-}
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const srv = createServer();
-		srv.on("error", reject);
-		srv.listen(0, "127.0.0.1", () => {
-			const { port } = srv.address();
-			srv.close(() => resolve(port));
-		});
 	});
 }
 

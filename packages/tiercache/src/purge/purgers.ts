@@ -47,30 +47,17 @@ export interface ZonePurgerOptions {
  * `{"tags": [...]}` (at most 100 per call) or `{"purge_everything": true}`.
  */
 export function zonePurger(options: ZonePurgerOptions): Purger {
-	const send = options.fetch ?? fetch;
+	const fetcher = options.fetch ?? fetch;
 	const url = `${(options.baseUrl ?? "https://api.cloudflare.com").replace(/\/+$/, "")}/client/v4/zones/${encodeURIComponent(options.zoneId)}/purge_cache`;
 	async function call(body: unknown): Promise<void> {
-		let response: Response;
-		try {
-			response = await send(url, {
-				method: "POST",
-				headers: { Authorization: `Bearer ${options.apiToken}`, "Content-Type": "application/json" },
-				body: JSON.stringify(body),
-			});
-		} catch (err) {
-			throw new RetryablePurgeError(`zone purge request failed: ${err instanceof Error ? err.message : err}`);
-		}
-		const text = await response.text();
-		if (response.ok) {
-			const result = safeJson(text) as { success?: boolean } | undefined;
-			if (result?.success === false) throw new PermanentPurgeError(`zone purge rejected: ${text.slice(0, 200)}`);
-			return;
-		}
-		const message = `zone purge answered ${response.status}: ${text.slice(0, 200)}`;
-		if (response.status === 429 || response.status >= 500) {
-			throw new RetryablePurgeError(message, retryAfterSeconds(response.headers.get("Retry-After")));
-		}
-		throw new PermanentPurgeError(message);
+		const response = await send("zone purge", fetcher, url, {
+			method: "POST",
+			headers: { Authorization: `Bearer ${options.apiToken}`, "Content-Type": "application/json" },
+			body: JSON.stringify(body),
+		});
+		const text = await checkAnswer("zone purge", response);
+		const result = safeJson(text) as { success?: boolean } | undefined;
+		if (result?.success === false) throw new PermanentPurgeError(`zone purge rejected: ${text.slice(0, 200)}`);
 	}
 	return {
 		name: "zone",
