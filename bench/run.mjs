@@ -93,6 +93,10 @@ const config = {
 	openLoopS: args.quick ? 3 : 10,
 	openLoopRates: args["open-rates"].split(",").map((r) => number("open-rates", r, 1, 100_000)),
 	openLoopGraceMs: args.quick ? 2_000 : 5_000,
+	// Between phases: wait for the runtime to be quiet (see settle()).
+	settleWindowMs: 250,
+	settleCpuShare: 0.1,
+	settleMaxMs: 10_000,
 	// How far another isolate of the location may lag behind a write (design.md: about a second).
 	staleBoundMs: 1_000,
 };
@@ -445,6 +449,36 @@ function summarize(ctx, phase, { elapsed, cpuUs, statsBefore, statsAfter, stale,
 }
 
 /**
+ * Waits until the variant's runtime is quiet: what a phase left running
+ * (write-backs in `waitUntil`, queue batches and their re-warm) is not
+ * charged to the next phase. Quiet: under `settleCpuShare` of one core over a
+ * `settleWindowMs` window, at most `settleMaxMs`. Returns how long it took and
+ * the CPU it saw meanwhile (reported, never hidden).
+ */
+async function settle(ctx) {
+	const started = performance.now();
+	const cpuStart = cpuOf(ctx.pids);
+	if (cpuStart === null) {
+		await sleep(config.settleWindowMs);
+		return { ms: round(performance.now() - started), cpuMs: null, quiet: null };
+	}
+	let last = cpuStart;
+	let quiet = false;
+	while (performance.now() - started < config.settleMaxMs) {
+		await sleep(config.settleWindowMs);
+		const now = cpuOf(ctx.pids);
+		if (now === null) break;
+		const share = (now - last) / 1000 / config.settleWindowMs;
+		last = now;
+		if (share < config.settleCpuShare) {
+			quiet = true;
+			break;
+		}
+	}
+	return { ms: round(performance.now() - started), cpuMs: round((last - cpuStart) / 1000), quiet };
+}
+
+/**
  * Hits only: 50 hot products on both isolates, read again and again after a
  * first read, no writes. Closed loop for the throughput; then a fixed rate,
  * the same for every variant, for the CPU per request (the runtime's own
@@ -460,7 +494,7 @@ async function hitPath(ctx, seconds = config.hitPathS) {
 		return res.status === 200;
 	};
 	for (let i = 0; i < paths.length * ISOLATES.length; i++) await get(i);
-	await sleep(200); // let the first reads' write-backs land
+	ctx.settles.hitPath = await settle(ctx); // the first reads' write-backs, and what earlier phases left running
 	const histogram = createLatencyHistogram();
 	let n = 0;
 	let errors = 0;
@@ -568,6 +602,7 @@ for (const variant of variants) {
 		variant,
 		clients,
 		pids,
+		settles: {},
 		stale: new StaleDetector({ boundMs: config.staleBoundMs }),
 		// The constant bodies stand for no product's real version: no stale check.
 		checkStale: variant !== "constant" && variant !== "app-floor",
@@ -591,6 +626,7 @@ for (const variant of variants) {
 	if (cold.sequence.to < config.warmupRequests) {
 		log(`${variant}: the cold phase stopped after ${config.warmupS} s at request ${cold.sequence.to} (not warm)`);
 	}
+	ctx.settles.steady = await settle(ctx);
 	log(
 		`${variant}: steady state, requests ${config.warmupRequests}–${config.warmupRequests + config.steadyRequests} ` +
 			`at ${config.connections} connections (at most ${config.durationS} s)`,
@@ -606,6 +642,7 @@ for (const variant of variants) {
 	for (const [index, run] of openLoopRuns.entries()) {
 		// Each rate plays its own stretch of the open-loop sequence, the same for every variant.
 		const from = openLoopRuns.slice(0, index).reduce((n, r) => n + requestCount(r.rateRps, config.openLoopS), 0);
+		ctx.settles[`openLoop${run.rateRps}`] = await settle(ctx);
 		log(`${variant}: open loop at ${run.rateRps} req/s for ${config.openLoopS} s`);
 		run.variants[variant] = await openLoop(ctx, { rateRps: run.rateRps, seconds: config.openLoopS, from });
 	}
@@ -645,6 +682,8 @@ for (const variant of variants) {
 		staleMaxLagMs: Object.fromEntries(Object.entries(ctx.stale.maxLagMs).map(([k, v]) => [k, round(v)])),
 		// Requests sent again because a kept-alive connection had been closed before they reached the Worker.
 		connectionRetries,
+		// Waits for a quiet runtime before each phase: how long, and the CPU seen meanwhile.
+		settles: ctx.settles,
 	};
 	if (variant === "tiercache") {
 		results.originLoadsByCause = steady.originLoadsByCause;
