@@ -39,6 +39,33 @@ describe("a view of the clock", () => {
 		expect(view.validity(14, ["product:1"])).toBe(true);
 	});
 
+	it("keeps its generation (and so every validity answer given) when a refresh finds nothing new", () => {
+		const view = new ClockView();
+		view.apply(increment(0, 10, 1_000, [["product:1", 8]]));
+		const first = view.generation;
+		// The same bumps again, a later time, a higher counter: no answer can change.
+		expect(view.apply(increment(0, 12, 1_500, [["product:1", 8]]))).toBe(true);
+		expect([view.counter, view.readAt, view.generation]).toEqual([12, 1_500, first]);
+		expect(view.apply(increment(12, 12, 2_000))).toBe(true);
+		expect(view.generation).toBe(first);
+		// A new bump, a raised seq, a raised floor, a wider coverage: each moves it.
+		view.apply(increment(12, 14, 2_500, [["product:2", 13]]));
+		expect(view.generation).toBe(first + 1);
+		expect(view.validity(12, ["product:2"])).toBe(false);
+		view.apply(increment(14, 15, 3_000, [["product:1", 15]]));
+		expect(view.generation).toBe(first + 2);
+		expect(view.validity(9, ["product:1"])).toBe(false);
+		view.apply(increment(15, 15, 3_500, [], 5));
+		expect(view.generation).toBe(first + 3);
+		expect(view.validity(4, [])).toBe(false);
+		const late = new ClockView();
+		late.apply(increment(10, 12, 1_000));
+		const before = late.generation;
+		late.apply(increment(5, 12, 1_000));
+		expect(late.generation).toBe(before + 1);
+		expect(late.coverFrom).toBe(5);
+	});
+
 	it("answers 'unknown' for entries read before its coverage until their tags are looked up", () => {
 		const view = new ClockView();
 		view.apply(increment(20, 25, 1_000, [["product:1", 23]]));

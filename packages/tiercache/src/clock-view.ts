@@ -30,7 +30,11 @@ export class ClockView {
 	coverFrom = -1;
 	counter = -1;
 	readAt = Number.NEGATIVE_INFINITY;
-	/** Moves on every change: a validity answer is reused only while it has not moved. */
+	/**
+	 * Moves whenever an answer of `validity` may change (a bump, a floor, the
+	 * coverage), not when a refresh only finds nothing new: a validity answer
+	 * is reused only while it has not moved.
+	 */
 	generation = 0;
 	readonly #bumps = new Map<string, number>();
 	/** Exact seqs of tags looked up one by one, as of a snapshot at or after `coverFrom`. */
@@ -90,20 +94,31 @@ export class ClockView {
 		const { from, to, floor, readAt } = increment;
 		if (!(to >= from && from >= 0)) return false;
 		if (this.ready && from > this.counter && floor < from) return false;
+		// Whether an answer of `validity` may change: only then does the generation move,
+		// so a refresh that finds nothing new keeps every answer already given.
+		let changed = false;
 		if (!this.ready || from > this.counter) {
 			this.coverFrom = from;
 			this.#baseline.clear();
+			changed = true;
 		} else if (from < this.coverFrom && to >= this.coverFrom) {
 			// Reaches back further than the view did, with no gap: the union is complete.
 			this.coverFrom = from;
+			changed = true;
 		}
 		for (const [tag, seq] of increment.bumps) {
-			if (seq > (this.#bumps.get(tag) ?? Number.NEGATIVE_INFINITY)) this.#bumps.set(tag, seq);
+			if (seq > (this.#bumps.get(tag) ?? Number.NEGATIVE_INFINITY)) {
+				this.#bumps.set(tag, seq);
+				changed = true;
+			}
+		}
+		if (floor > this.floor) {
+			this.floor = floor;
+			changed = true;
 		}
 		this.counter = Math.max(this.counter, to);
 		this.readAt = Math.max(this.readAt, readAt);
-		this.floor = Math.max(this.floor, floor);
-		this.generation++;
+		if (changed) this.generation++;
 		if (this.#bumps.size > this.#maxTags) this.#trim();
 		return true;
 	}
