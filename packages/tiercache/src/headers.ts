@@ -62,31 +62,43 @@ export type TierOutcome =
  * (kv) to the one nearest the user (memory).
  */
 export function cacheStatus(outcomes: readonly TierOutcome[]): string {
-	return [...outcomes]
-		.reverse()
-		.map((o) => {
-			const name = `tiercache-${o.tier}`;
-			switch (o.kind) {
-				case "hit":
-					return `${name}; hit; ttl=${o.ttl}${o.detail ? `; detail=${o.detail}` : ""}`;
-				case "bypass":
-					return `${name}; fwd=bypass`;
-				case "miss":
-					return `${name}; fwd=miss${o.stored ? "; stored" : ""}`;
-				case "stale":
-					return `${name}; fwd=stale${o.stored ? "; stored" : ""}`;
-				case "invalid":
-					return `${name}; fwd=miss; detail=invalidated${o.stored ? "; stored" : ""}`;
-				default:
-					return `${name}; fwd=miss; detail=error${o.stored ? "; stored" : ""}`;
-			}
-		})
-		.join(", ");
+	let out = "";
+	for (let i = outcomes.length - 1; i >= 0; i--) {
+		const o = outcomes[i] as TierOutcome;
+		const name = `tiercache-${o.tier}`;
+		let member: string;
+		switch (o.kind) {
+			case "hit":
+				member = `${name}; hit; ttl=${o.ttl}${o.detail ? `; detail=${o.detail}` : ""}`;
+				break;
+			case "bypass":
+				member = `${name}; fwd=bypass`;
+				break;
+			case "miss":
+				member = `${name}; fwd=miss${o.stored ? "; stored" : ""}`;
+				break;
+			case "stale":
+				member = `${name}; fwd=stale${o.stored ? "; stored" : ""}`;
+				break;
+			case "invalid":
+				member = `${name}; fwd=miss; detail=invalidated${o.stored ? "; stored" : ""}`;
+				break;
+			default:
+				member = `${name}; fwd=miss; detail=error${o.stored ? "; stored" : ""}`;
+		}
+		out = out ? `${out}, ${member}` : member;
+	}
+	return out;
 }
 
 /** Server-Timing: one entry per tier consulted and one for the origin. */
 export function serverTiming(timings: readonly [string, number][]): string {
-	return timings.map(([name, ms]) => `${name};dur=${Math.round(ms * 100) / 100}`).join(", ");
+	let out = "";
+	for (const [name, ms] of timings) {
+		const entry = `${name};dur=${Math.round(ms * 100) / 100}`;
+		out = out ? `${out}, ${entry}` : entry;
+	}
+	return out;
 }
 
 /** RFC 9110 If-None-Match, weak comparison. */

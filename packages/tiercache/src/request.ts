@@ -29,14 +29,17 @@ export function keyInputs(c: Context): { params: Record<string, unknown>; query:
  * Requests that no tier may answer or store: other methods than GET and HEAD,
  * authenticated ones (Authorization, Cookie), and those whose handler already
  * made the answer uncacheable (Set-Cookie, or Cache-Control private/no-store).
- * Headers set with `c.header()` before there is a response are read on a
- * probe response (`c.newResponse`): reading `c.res` instead would make Hono
- * create a response now and copy it twice more when the real one is set.
+ * Returns `undefined` for those; otherwise the headers set so far, which the
+ * cached answer carries too. Headers set with `c.header()` before there is a
+ * response are read on a probe response (`c.newResponse`): reading `c.res`
+ * instead would make Hono create a response now and copy it twice more when
+ * the real one is set.
  */
-export function bypasses(c: Context): boolean {
+export function cacheableRequest(c: Context): Headers | undefined {
 	const method = c.req.method;
-	if (method !== "GET" && method !== "HEAD") return true;
-	if (c.req.header("Authorization") !== undefined || c.req.header("Cookie") !== undefined) return true;
+	if (method !== "GET" && method !== "HEAD") return undefined;
+	if (c.req.header("Authorization") !== undefined || c.req.header("Cookie") !== undefined) return undefined;
 	const preset = c.finalized ? c.res.headers : c.newResponse(null).headers;
-	return preset.has("Set-Cookie") || /\b(private|no-store)\b/i.test(preset.get("Cache-Control") ?? "");
+	if (preset.has("Set-Cookie") || /\b(private|no-store)\b/i.test(preset.get("Cache-Control") ?? "")) return undefined;
+	return preset;
 }

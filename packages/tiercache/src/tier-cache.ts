@@ -18,7 +18,7 @@ import { buildKey } from "./key.js";
 import { MemoryLru } from "./memory-lru.js";
 import { OriginFill, shouldRefreshEarly } from "./origin-fill.js";
 import { type CachePolicy, DEFAULT_POLICY, definePolicy, type PolicyOptions, type TierName } from "./policy.js";
-import { bypasses, keyInputs, type LoadCause, loadCause } from "./request.js";
+import { cacheableRequest, keyInputs, type LoadCause, loadCause } from "./request.js";
 import { Responses } from "./responses.js";
 import { FlightTimeoutError, SingleFlight } from "./single-flight.js";
 import { CacheStats } from "./stats.js";
@@ -45,6 +45,8 @@ interface RequestScope<E extends HonoEnv> {
 	env: E["Bindings"];
 	waitUntil: (promise: Promise<unknown>) => void;
 	view?: (body: unknown) => unknown;
+	/** Headers set before the answer (by middleware), which it carries too; absent when the request bypasses. */
+	preset?: Headers;
 	/** The request's state of the invalidation clock (set once it was consulted). */
 	clock?: ClockState;
 	/** The request's key, and the path and query that read it (for re-warming). */
@@ -133,10 +135,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		load: Loader<Db, L>,
 		options: ReadOptions = {},
 	): Promise<ReadResponse<L>> {
-		const bypass = bypasses(c);
-		const version = bypass ? "" : this.#options.version(c);
-		const hit = bypass ? undefined : this.#memoryHit(c, policy, load, options, version);
-		return (hit ? Promise.resolve(hit) : this.#serve(c, policy, load, options, bypass, version)) as unknown as Promise<
+		const preset = cacheableRequest(c);
+		const version = preset === undefined ? "" : this.#options.version(c);
+		const hit = preset === undefined ? undefined : this.#memoryHit(c, policy, load, options, version, preset);
+		return (hit ? Promise.resolve(hit) : this.#serve(c, policy, load, options, preset, version)) as unknown as Promise<
 			ReadResponse<L>
 		>;
 	}
@@ -152,6 +154,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		load: Loader<Db, L>,
 		options: ReadOptions,
 		versioned: string | Promise<string>,
+		preset: Headers,
 	): Response | undefined {
 		if (options.view) return undefined;
 		const policy = this.#withOverrides(routePolicy, c.env);
@@ -164,7 +167,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		if (!entry || this.#validAt.get(entry) !== this.clock.view.generation) return undefined;
 		const now = this.#now();
 		if (!isFresh(entry, now)) return undefined;
-		const scope = this.#scope(c, options);
+		const scope = this.#scope(c, options, preset);
 		const clock = this.clock.stateNow(() => this.#clockSource(scope.env), scope.waitUntil);
 		if (!clock) return undefined;
 		scope.clock = clock;
@@ -179,7 +182,15 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			this.#refreshInBackground(scope, policy, request.key, load);
 		}
 		if (!request.rewarm) this.hotKeys.record(request.key, request.path, validationTags(entry));
-		return this.#responses.respondNow(c, policy, entry, outcomes, [["memory", performance.now() - started]], now);
+		return this.#responses.respondNow(
+			c,
+			policy,
+			entry,
+			outcomes,
+			[["memory", performance.now() - started]],
+			now,
+			preset,
+		);
 	}
 
 	/** A second request for an entry not yet in KV (`kvAdmission: "second-request"`): it is written now. */
@@ -196,10 +207,11 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		return settled;
 	}
 
-	#scope(c: Context<E>, options: ReadOptions): RequestScope<E> {
+	#scope(c: Context<E>, options: ReadOptions, preset?: Headers): RequestScope<E> {
 		return {
 			c,
 			env: c.env,
+			preset,
 			waitUntil: (promise) => {
 				const settled = promise.catch((err) => this.#warn("background", err));
 				try {
@@ -217,13 +229,13 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		routePolicy: CachePolicy,
 		load: Loader<Db, L>,
 		options: ReadOptions,
-		bypass: boolean,
+		preset: Headers | undefined,
 		version: string | Promise<string>,
 	): Promise<Response> {
 		const policy = this.#withOverrides(routePolicy, c.env);
-		const scope = this.#scope(c, options);
+		const scope = this.#scope(c, options, preset);
 		this.stats.requests++;
-		if (bypass) return this.#bypass(scope, policy, load);
+		if (preset === undefined) return this.#bypass(scope, policy, load);
 		const request = this.#requestKey(c, this.#settled(version) ?? (await version), policy);
 		scope.request = request;
 		const key = request.key;
@@ -613,7 +625,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	): Promise<Response> {
 		const request = scope.request;
 		if (request && !request.rewarm) this.hotKeys.record(key, request.path, validationTags(entry));
-		return this.#responses.respond(scope.c, policy, entry, outcomes, timings, this.#now(), scope.view);
+		return this.#responses.respond(scope.c, policy, entry, outcomes, timings, this.#now(), scope.preset, scope.view);
 	}
 
 	#overridden = new WeakMap<CachePolicy, { overrides: PolicyOverrides; policy: CachePolicy }>();

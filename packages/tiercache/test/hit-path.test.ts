@@ -119,6 +119,25 @@ describe("a memory hit", () => {
 		expect(p.cache.stats.origin.loads).toBe(4);
 	});
 
+	it("carries the headers a middleware set before it, except the ones the cache sets itself", async () => {
+		const p = pagesApp("hit-preset");
+		p.preset.header = ["X-Request-Id", "r-1"];
+		const miss = await p.request("/pages/2");
+		const full = await p.request("/pages/2");
+		const fast = await p.request("/pages/2");
+		const notModified = await p.request("/pages/2", { "If-None-Match": fast.headers.get("ETag") ?? "" });
+		expect(fast.headers.get("Cache-Status")).toMatch(/^tiercache-memory; hit; ttl=\d+$/);
+		expect(notModified.status).toBe(304);
+		for (const res of [miss, full, fast, notModified]) expect(res.headers.get("X-Request-Id")).toBe("r-1");
+		// A header the cache sets is the cache's, whatever was set before.
+		p.preset.header = ["Content-Type", "text/plain"];
+		const typed = await p.request("/pages/2");
+		expect(typed.headers.get("Content-Type")).toBe("application/json");
+		expect(typed.headers.get("X-Request-Id")).toBeNull();
+		expect(notModified.headers.get("Content-Type")).toBeNull();
+		expect(p.cache.stats.origin.loads).toBe(1);
+	});
+
 	it("shares one entry between URLs whose inputs are the same, in any order", async () => {
 		const p = pagesApp("hit-key-memo");
 		await p.request("/pages/1?b=2&a=1");
