@@ -66,6 +66,11 @@ export function createCatalogCache(
 		version,
 		originDelayMs,
 		policyOverrides,
+		// KV takes an entry on its second request in an isolate, not on its
+		// first load: a key read once costs no KV write (the dearest storage
+		// operation, and one a second per key at most), while memory and the
+		// Cache API still take every load (docs/architecture.md).
+		defaults: { kvAdmission: "second-request" },
 		// The first edge purge is tried before a write's answer; the purge queue
 		// carries the retries (or, when it worked, only the delayed re-purge).
 		purgeEdgeNow: (env, target, ctx) => purgeEdgeNow(env, target, ctx),
