@@ -340,8 +340,12 @@ async function benchStats(ctx) {
 				)
 			: undefined,
 		clockWaits: all[0].clock ? sum((s) => s.clock.waits) : undefined,
+		storageOps: Object.fromEntries(STORAGE_OPS.map((op) => [op, sum((s) => s.storageOps?.[op])])),
+		clockD1Reads: all[0].clock ? sum((s) => s.clock.d1Reads) : undefined,
 	};
 }
+
+const STORAGE_OPS = ["kvReads", "kvWrites", "cacheReads", "cacheWrites"];
 
 /**
  * Runs a phase (closed loop): operations of the sequence from `from`, taken in
@@ -403,6 +407,17 @@ function summarize(ctx, phase, { elapsed, cpuUs, statsBefore, statsAfter, stale,
 		originLoads,
 		// KV writes (billed per write on Workers KV, and limited to one a second per key).
 		kvWritesPer1k: round(((statsAfter.kvWrites - statsBefore.kvWrites) / reads) * 1000, 1),
+		// Every KV and Cache API operation of the phase (reads, write-backs, the invalidation clock's), per 1,000 reads:
+		// counts that do not move with the machine's load.
+		storageOpsPer1k: Object.fromEntries(
+			STORAGE_OPS.map((op) => [
+				op,
+				round(((statsAfter.storageOps[op] - statsBefore.storageOps[op]) / reads) * 1000, 1),
+			]),
+		),
+		...(statsAfter.clockD1Reads !== undefined
+			? { clockD1ReadsPer1k: round(((statsAfter.clockD1Reads - statsBefore.clockD1Reads) / reads) * 1000, 1) }
+			: {}),
 		staleReads: stale.staleReads,
 		staleBeyondBound: stale.staleBeyondBound,
 		staleByIsolate: stale.byIsolate,
@@ -792,9 +807,10 @@ if (variants.includes("tiercache")) {
 	const cacheStats = async (base) =>
 		(await fetch(`${base}/v1/_cache/stats`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
 
-	// Warm-up: A loads every product (memory, Cache API, KV); once its KV
-	// writes (in waitUntil) have landed, B reads each three times: a KV hit of
-	// the old version, then memory hits.
+	// Warm-up: A reads every product three times (a load into memory and the
+	// Cache API, then memory hits, the first of which writes it to KV); once
+	// its KV writes (in waitUntil) have landed, B reads each three times: a KV
+	// hit of the old version, then memory hits.
 	await backdate((kvLagS + 5) * 1000);
 	for (const id of [...Object.values(pathIds), kvProbeId]) for (let i = 0; i < 3; i++) await read(a.base, id);
 	await sleep(500);

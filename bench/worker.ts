@@ -16,6 +16,9 @@ import { listProducts, productById } from "../src/db/products";
 import { listReviews } from "../src/db/reviews";
 import type { AppEnv, Bindings } from "../src/env";
 import { laggingKv } from "./lib/lagging-kv";
+import { countCacheApi, countingKv, storageOps } from "./lib/storage-ops";
+
+countCacheApi();
 
 type BenchEnv = Bindings & { BENCH_VARIANT?: string; BENCH_REWARM?: string; BENCH_KV_LAG_S?: string };
 
@@ -26,8 +29,11 @@ type BenchEnv = Bindings & { BENCH_VARIANT?: string; BENCH_REWARM?: string; BENC
 // through /__bench/kv-backdate) are stamped that far in the past.
 let kvBackdateMs = 0;
 function benchKv(env: BenchEnv): KVNamespace {
-	if (env.BENCH_KV_LAG_S === undefined) return env.CACHE_KV;
-	return laggingKv(env.CACHE_KV, { lagMs: Number(env.BENCH_KV_LAG_S) * 1000, backdateMs: () => kvBackdateMs });
+	if (env.BENCH_KV_LAG_S === undefined) return countingKv(env.CACHE_KV);
+	return laggingKv(countingKv(env.CACHE_KV), {
+		lagMs: Number(env.BENCH_KV_LAG_S) * 1000,
+		backdateMs: () => kvBackdateMs,
+	});
 }
 
 const tiercache = createApp({ cacheOptions: { kv: (env) => benchKv(env as BenchEnv) } });
@@ -109,7 +115,8 @@ honoCached.get("*", honoCache({ cacheName: "bench-hono-cache", cacheControl: "ma
 
 async function kvOnly(env: BenchEnv, ctx: ExecutionContext, url: URL): Promise<Response> {
 	const key = `bench:${url.pathname}${url.search}`;
-	const cached = await env.CACHE_KV.get(key);
+	const kv = countingKv(env.CACHE_KV);
+	const cached = await kv.get(key);
 	if (cached !== null) {
 		counters.hits.kv++;
 		const hit = json(cached);
@@ -120,7 +127,7 @@ async function kvOnly(env: BenchEnv, ctx: ExecutionContext, url: URL): Promise<R
 	if (response.status !== 200) return response;
 	const body = await response.text();
 	counters.kvWrites++;
-	ctx.waitUntil(env.CACHE_KV.put(key, body, { expirationTtl: 60 }));
+	ctx.waitUntil(kv.put(key, body, { expirationTtl: 60 }));
 	return json(body);
 }
 
@@ -137,13 +144,14 @@ function stats(variant: string) {
 			evictions: tiercache.cache.memory.evictions,
 			clock: tiercache.cache.clock.counters,
 			queue,
+			storageOps,
 		};
 	}
 	if (variant === "hono-cache") {
 		// Hono's middleware hides its hits: every read that did not reach D1 was one.
-		return { ...counters, hits: { memory: 0, colo: counters.reads - counters.originLoads, kv: 0 } };
+		return { ...counters, storageOps, hits: { memory: 0, colo: counters.reads - counters.originLoads, kv: 0 } };
 	}
-	return counters;
+	return { ...counters, storageOps };
 }
 
 export default {

@@ -7,6 +7,7 @@ import { cpuMicros, parseProcStat } from "../bench/lib/proc-stat.mjs";
 import { renderSvg, renderTable } from "../bench/lib/report.mjs";
 import { clockWaitMs } from "../bench/lib/server-timing.mjs";
 import { productsIn, StaleDetector } from "../bench/lib/stale.mjs";
+import { countCacheApi, countingKv, storageOps } from "../bench/lib/storage-ops";
 import { createWorkload } from "../bench/lib/workload.mjs";
 import { createRandom, createZipf } from "../bench/lib/zipf.mjs";
 
@@ -416,5 +417,35 @@ describe("the lagging KV (two-location benchmark)", () => {
 		at.t = 4_000_000;
 		await laggingKv(env.CACHE_KV, { lagMs: 0, now, backdateMs: () => 65_000 }).put("lag:e", "warm");
 		expect(await lagging().get("lag:e")).toBe("warm");
+	});
+});
+
+describe("the storage operation counts", () => {
+	it("count every KV get and put and every Cache API match and put, and change nothing else", async () => {
+		const start = { ...storageOps };
+		const kv = countingKv(env.CACHE_KV);
+		expect(countingKv(env.CACHE_KV)).toBe(kv); // one wrapper per namespace
+		await kv.put("ops:1", "one", { metadata: { n: 1 } });
+		expect(await kv.get("ops:1")).toBe("one");
+		expect((await kv.getWithMetadata("ops:1")).metadata).toEqual({ n: 1 });
+		expect(await kv.get("ops:missing")).toBeNull();
+		await kv.delete("ops:1");
+		expect((await kv.list({ prefix: "ops:" })).keys).toEqual([]); // not counted: neither a read nor a write of an entry
+		const undo = countCacheApi();
+		try {
+			const cache = await caches.open("ops");
+			await cache.put("https://ops.invalid/a", new Response("a", { headers: { "Cache-Control": "max-age=60" } }));
+			expect(await (await cache.match("https://ops.invalid/a"))?.text()).toBe("a");
+			expect(await cache.match("https://ops.invalid/b")).toBeUndefined();
+		} finally {
+			undo();
+		}
+		await (await caches.open("ops")).match("https://ops.invalid/a"); // after the undo: not counted
+		expect({
+			kvReads: storageOps.kvReads - start.kvReads,
+			kvWrites: storageOps.kvWrites - start.kvWrites,
+			cacheReads: storageOps.cacheReads - start.cacheReads,
+			cacheWrites: storageOps.cacheWrites - start.cacheWrites,
+		}).toEqual({ kvReads: 3, kvWrites: 2, cacheReads: 2, cacheWrites: 1 });
 	});
 });

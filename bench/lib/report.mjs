@@ -35,6 +35,21 @@ export function renderTable(results) {
 				.join(", ")}`,
 		);
 	}
+	const counted = names.filter((n) => results.variants[n].storageOpsPer1k);
+	if (counted.length) {
+		lines.push(
+			"",
+			"storage operations per 1,000 reads, steady state (every KV and Cache API call, write-backs and the clock's included)",
+			`${"variant".padEnd(11)}${pad("origin", 8)}${pad("KV get", 8)}${pad("KV put", 8)}${pad("cache match", 13)}${pad("cache put", 11)}${pad("clock D1", 10)}`,
+		);
+		for (const name of counted) {
+			const v = results.variants[name];
+			const o = v.storageOpsPer1k;
+			lines.push(
+				`${name.padEnd(11)}${pad(v.originLoadsPer1k, 8)}${pad(o.kvReads, 8)}${pad(o.kvWrites, 8)}${pad(o.cacheReads, 13)}${pad(o.cacheWrites, 11)}${pad(v.clockD1ReadsPer1k ?? "-", 10)}`,
+			);
+		}
+	}
 	const cold = names.filter((n) => results.cold?.[n]);
 	if (cold.length) {
 		lines.push(
