@@ -199,6 +199,43 @@ describe("several isolates at one location (the field's failure, made a test)", 
 		}
 	});
 
+	it("an invalidation one isolate commits through the engine reaches the others of its location within headCheckMs", async () => {
+		for (const headCheckMs of [100, 0]) {
+			const cacheName = `head-${headCheckMs}`;
+			const a = testApp({ shareKeys: true, cacheName, clock: { headCheckMs } });
+			const b = testApp({ shareKeys: true, cacheName, clock: { headCheckMs } });
+			b.clock.now = a.clock.now;
+			const id = headCheckMs ? 1 : 2;
+			const before = await name(await b.request(`/v1/products/${id}`));
+			expect(cacheStatus(await b.request(`/v1/products/${id}`))).toMatch(/memory; hit/);
+			const renamed = `${before} (head ${headCheckMs})`;
+			const patch = await a.request(`/v1/products/${id}`, {
+				method: "PATCH",
+				headers: { ...ADMIN, "Content-Type": "application/json" },
+				body: JSON.stringify({ name: renamed }),
+			});
+			expect(patch.status).toBe(200);
+			// 150 ms on, b's view is far from its refresh age (500 ms): a request looks at the
+			// location's announced counter in the background, and the next one is fresh.
+			b.advance(150);
+			await b.request(`/v1/products/${id}`);
+			b.advance(10);
+			const after = await b.request(`/v1/products/${id}`);
+			if (headCheckMs) {
+				expect(await name(after)).toBe(renamed);
+				expect(cacheStatus(after)).toMatch(/memory; fwd=miss; detail=invalidated/);
+				expect(b.cache.clock.counters.headRefreshes).toBe(1);
+				expect(a.cache.clock.counters.headRefreshes).toBe(0); // its own announcement
+			} else {
+				// Without it, b learns at its refresh age (inside the design's bound), not before.
+				expect(await name(after)).toBe(before);
+				expect(b.cache.clock.counters.headChecks).toBe(0);
+				b.advance(1_000);
+				expect(await name(await b.request(`/v1/products/${id}`))).toBe(renamed);
+			}
+		}
+	});
+
 	it("a validity answer never outlives the data it was computed from", async () => {
 		const writer = testApp({ shareKeys: true, cacheName: "validity-memo" });
 		const reader = testApp({ shareKeys: true, cacheName: "validity-memo" });

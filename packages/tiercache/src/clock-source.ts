@@ -1,10 +1,11 @@
 import type { ClockIncrement } from "./clock-view.js";
-import type { ClockLease, ClockSource } from "./invalidation-clock.js";
+import type { ClockHead, ClockLease, ClockSource } from "./invalidation-clock.js";
 import { counterValue, SEQ_SQL } from "./seq-sql.js";
 
 /** The shared view lives under a host no request can name, apart from the entries' keys. */
 const SHARED_VIEW_URL = "https://clock.tiercache.invalid/view";
 const LEASE_URL = "https://clock.tiercache.invalid/lease";
+const HEAD_URL = "https://clock.tiercache.invalid/head";
 
 /** How long the Cache API keeps the shared view: a base for isolates that start later. */
 const SHARED_VIEW_SECONDS = 300;
@@ -40,6 +41,8 @@ export function clockSource(d1: D1Database, openCache: () => Promise<Cache>): Cl
 		writeShared: (increment: ClockIncrement) => writeJson(openCache, SHARED_VIEW_URL, increment, SHARED_VIEW_SECONDS),
 		readLease: () => readJson(openCache, LEASE_URL),
 		writeLease: (lease: ClockLease) => writeJson(openCache, LEASE_URL, lease, 60),
+		readHead: () => readJson(openCache, HEAD_URL),
+		writeHead: (head: ClockHead) => writeJson(openCache, HEAD_URL, head, 60),
 	};
 }
 

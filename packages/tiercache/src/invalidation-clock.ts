@@ -18,6 +18,19 @@ export interface ClockSource {
 	/** The location's refresh lease: who said last that it reads D1 now, and when. */
 	readLease(): Promise<unknown>;
 	writeLease(lease: ClockLease): Promise<void>;
+	/**
+	 * The newest counter an isolate of this location committed an
+	 * invalidation at, announced so that the others refresh before their
+	 * refresh age (optional: without it they learn at the refresh age).
+	 */
+	readHead?(): Promise<unknown>;
+	writeHead?(head: ClockHead): Promise<void>;
+}
+
+/** An announced invalidation: its counter, and when it was announced. */
+export interface ClockHead {
+	counter: number;
+	at: number;
 }
 
 /** A short claim, shared per location, that one isolate is reading D1 for the others. */
@@ -49,6 +62,12 @@ export interface ClockOptions {
 	leaseMs: number;
 	/** Real time a contender waits before reading the lease back (ms). Default 15. */
 	leaseSettleMs: number;
+	/**
+	 * How often a serving isolate looks at the location's announced counter
+	 * (`ClockHead`), so that an invalidation another isolate committed through
+	 * the engine reaches it before its refresh age (ms; 0: never). Default 100.
+	 */
+	headCheckMs: number;
 }
 
 export const DEFAULT_CLOCK_OPTIONS: ClockOptions = {
@@ -63,6 +82,7 @@ export const DEFAULT_CLOCK_OPTIONS: ClockOptions = {
 	maxTags: 50_000,
 	leaseMs: 300,
 	leaseSettleMs: 15,
+	headCheckMs: 100,
 };
 
 export interface ClockCounters {
@@ -80,6 +100,9 @@ export interface ClockCounters {
 	floors: number;
 	/** Background refreshes left to another isolate that held the location's lease. */
 	leaseDeferrals: number;
+	/** Looks at the location's announced counter, and refreshes they started (another isolate had invalidated). */
+	headChecks: number;
+	headRefreshes: number;
 }
 
 /** What a request may rely on: a view younger than `maxAgeMs`, or not (D1 unreachable). */
@@ -110,6 +133,8 @@ export class InvalidationClock {
 		failures: 0,
 		floors: 0,
 		leaseDeferrals: 0,
+		headChecks: 0,
+		headRefreshes: 0,
 	};
 	readonly #now: () => number;
 	readonly #random: () => number;
@@ -119,6 +144,12 @@ export class InvalidationClock {
 	#failedAt = Number.NEGATIVE_INFINITY;
 	/** After leaving a refresh to the lease holder, no new attempt before this time. */
 	#deferredUntil = Number.NEGATIVE_INFINITY;
+	/** When this isolate last looked at the location's announced counter. */
+	#headCheckedAt = Number.NEGATIVE_INFINITY;
+	/** The highest announced counter acted on: each announcement starts at most one refresh here. */
+	#headSeen = -1;
+	/** A counter the next refresh must reach: a shared view below it does not do, D1 is read. */
+	#wanted = -1;
 
 	constructor(options: Partial<ClockOptions>, now: () => number, random: () => number = Math.random) {
 		this.options = { ...DEFAULT_CLOCK_OPTIONS, ...options };
@@ -158,7 +189,15 @@ export class InvalidationClock {
 	stateNow(source: () => ClockSource, waitUntil: (p: Promise<unknown>) => void): ClockState | undefined {
 		const now = this.#now();
 		const age = this.age(now);
-		if (age < this.#refreshAt) return FRESH;
+		if (age < this.#refreshAt) {
+			const every = this.options.headCheckMs;
+			if (every > 0 && now - this.#headCheckedAt >= every && !this.#running && now >= this.#deferredUntil) {
+				this.#headCheckedAt = now;
+				const checked = source();
+				if (checked.readHead) waitUntil(this.#checkHead(checked, waitUntil).catch(() => {}));
+			}
+			return FRESH;
+		}
 		if (age < this.options.maxAgeMs) {
 			if (!this.#running && now >= this.#deferredUntil) {
 				waitUntil(this.refresh(source(), waitUntil, { background: true }).catch(() => {}));
@@ -185,6 +224,29 @@ export class InvalidationClock {
 	/** Invalidations this isolate committed: its next read sees them, whatever the view's age. */
 	note(seqs: ReadonlyMap<string, number>, floor = 0): void {
 		this.view.note(seqs, floor);
+	}
+
+	/**
+	 * Tells the other isolates of this location that an invalidation was
+	 * committed at `counter`: they refresh within `headCheckMs` instead of at
+	 * their refresh age. Never throws.
+	 */
+	async announce(source: ClockSource, counter: number): Promise<void> {
+		if (!source.writeHead || !(counter > 0) || this.options.headCheckMs <= 0) return;
+		this.#headSeen = Math.max(this.#headSeen, counter);
+		await source.writeHead({ counter, at: this.#now() }).catch(() => {});
+	}
+
+	/** Looks at the announced counter; one above the view (and not acted on yet) starts a refresh that must reach it. */
+	async #checkHead(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
+		this.counters.headChecks++;
+		const head = parseHead(await source.readHead?.());
+		if (!head || head.counter <= Math.max(this.view.counter, this.#headSeen)) return;
+		this.#headSeen = head.counter;
+		if (this.#running) return;
+		this.#wanted = Math.max(this.#wanted, head.counter);
+		this.counters.headRefreshes++;
+		await this.refresh(source, waitUntil, { background: true });
 	}
 
 	/**
@@ -231,7 +293,7 @@ export class InvalidationClock {
 		// A shared view from the future (a skewed clock) is not trusted beyond a small tolerance.
 		if (shared && shared.readAt - started <= this.options.skewToleranceMs) {
 			const taken = this.view.apply({ ...shared, readAt: Math.min(shared.readAt, started) });
-			if (taken && started - this.view.readAt < this.options.refreshAfterMs) {
+			if (taken && started - this.view.readAt < this.options.refreshAfterMs && this.view.counter >= this.#wanted) {
 				this.counters.sharedReads++;
 				this.#refreshAt = this.#drawRefreshAt();
 				return;
@@ -250,6 +312,8 @@ export class InvalidationClock {
 			const after = this.view.ready ? this.view.counter : undefined;
 			const { rows, counter, floor } = await source.readDelta(after, limit);
 			this.counters.d1Reads++;
+			// D1 read after the announcement: whatever was announced is in it.
+			this.#wanted = -1;
 			if (rows.length > limit) {
 				if (wasReady) {
 					// A bulk change, too large to carry: nothing read before it is trusted.
@@ -292,6 +356,14 @@ export class InvalidationClock {
 	#drawRefreshAt(): number {
 		return this.options.refreshAfterMs + this.#random() * this.options.jitterMs;
 	}
+}
+
+function parseHead(value: unknown): ClockHead | undefined {
+	if (typeof value !== "object" || value === null) return undefined;
+	const { counter, at } = value as Record<string, unknown>;
+	return typeof counter === "number" && Number.isSafeInteger(counter) && typeof at === "number" && Number.isFinite(at)
+		? { counter, at }
+		: undefined;
 }
 
 function parseLease(value: unknown): ClockLease | undefined {

@@ -1,6 +1,6 @@
 import type { Env as HonoEnv } from "hono";
 import { edgePurgeTags } from "./headers.js";
-import type { InvalidationClock } from "./invalidation-clock.js";
+import type { ClockSource, InvalidationClock } from "./invalidation-clock.js";
 import { counterValue, SEQ_SQL } from "./seq-sql.js";
 import type { CacheStats } from "./stats.js";
 import type {
@@ -28,13 +28,16 @@ export class Invalidations<E extends HonoEnv> {
 	readonly #clock: InvalidationClock;
 	readonly #stats: CacheStats;
 	readonly #warn: (kind: string, err: unknown) => void;
+	readonly #clockSource: (env: E["Bindings"]) => ClockSource;
 
 	constructor(
 		options: InvalidationOptions<E>,
 		clock: InvalidationClock,
 		stats: CacheStats,
 		warn: (kind: string, err: unknown) => void,
+		clockSource: (env: E["Bindings"]) => ClockSource,
 	) {
+		this.#clockSource = clockSource;
 		this.#options = options;
 		this.#clock = clock;
 		this.#stats = stats;
@@ -158,6 +161,10 @@ export class Invalidations<E extends HonoEnv> {
 	): Promise<void> {
 		const scope = toWriteScope(background);
 		this.#clock.note(seqs, floor);
+		// The other isolates of the location look at this within headCheckMs (before the edge purge: it is quicker).
+		const announced = this.#clock.announce(this.#clockSource(env), Math.max(floor, ...seqs.values()));
+		if (scope.waitUntil) scope.waitUntil(announced);
+		else await announced;
 		this.#record([...seqs.keys()], Math.max(floor, ...seqs.values()), floor > 0, source);
 		const target: PurgeTarget = floor > 0 ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) };
 		const purgedNow = await this.#purgeEdgeNow(env, target, scope);

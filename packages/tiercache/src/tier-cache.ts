@@ -115,7 +115,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.clock = new InvalidationClock(clockOptions, this.#now, clockRandom);
 		this.#tiers = new TierStore(this.memory, this.#colo, this.stats, warn);
 		this.#origin = new OriginFill(options, this.stats, this.#now, warn);
-		this.#invalidations = new Invalidations(options, this.clock, this.stats, warn);
+		this.#invalidations = new Invalidations(options, this.clock, this.stats, warn, (env) => this.#clockSource(env));
 		this.#responses = new Responses(this.stats);
 	}
 
