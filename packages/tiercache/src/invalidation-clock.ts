@@ -150,6 +150,8 @@ export class InvalidationClock {
 	#headSeen = -1;
 	/** A counter the next refresh must reach: a shared view below it does not do, D1 is read. */
 	#wanted = -1;
+	/** When that counter was announced: a lease taken before it does not keep this isolate from reading D1. */
+	#wantedAt = Number.NEGATIVE_INFINITY;
 
 	constructor(options: Partial<ClockOptions>, now: () => number, random: () => number = Math.random) {
 		this.options = { ...DEFAULT_CLOCK_OPTIONS, ...options };
@@ -242,9 +244,11 @@ export class InvalidationClock {
 		this.counters.headChecks++;
 		const head = parseHead(await source.readHead?.());
 		if (!head || head.counter <= Math.max(this.view.counter, this.#headSeen)) return;
-		this.#headSeen = head.counter;
 		if (this.#running) return;
-		this.#wanted = Math.max(this.#wanted, head.counter);
+		if (head.counter > this.#wanted) {
+			this.#wanted = head.counter;
+			this.#wantedAt = head.at;
+		}
 		this.counters.headRefreshes++;
 		await this.refresh(source, waitUntil, { background: true });
 	}
@@ -296,12 +300,13 @@ export class InvalidationClock {
 			if (taken && started - this.view.readAt < this.options.refreshAfterMs && this.view.counter >= this.#wanted) {
 				this.counters.sharedReads++;
 				this.#refreshAt = this.#drawRefreshAt();
+				this.#wanted = -1;
 				return;
 			}
 		}
 		// The lease is read only when the shared view would not do (one Cache API read less per refresh that takes it).
 		const lease = background ? await source.readLease().then(parseLease, () => undefined) : undefined;
-		if (background && !(await this.#winLease(source, lease, started))) {
+		if (background && !(await this.#winLease(source, lease, started, this.#wanted >= 0 ? this.#wantedAt : undefined))) {
 			// Another isolate of this location reads D1 now: keep this view, take theirs soon.
 			this.counters.leaseDeferrals++;
 			this.#deferredUntil = started + this.options.leaseSettleMs * 2;
@@ -312,7 +317,8 @@ export class InvalidationClock {
 			const after = this.view.ready ? this.view.counter : undefined;
 			const { rows, counter, floor } = await source.readDelta(after, limit);
 			this.counters.d1Reads++;
-			// D1 read after the announcement: whatever was announced is in it.
+			// D1 read after the announcement: whatever was announced is in it (never asked for again).
+			this.#headSeen = Math.max(this.#headSeen, this.#wanted);
 			this.#wanted = -1;
 			if (rows.length > limit) {
 				if (wasReady) {
@@ -339,9 +345,16 @@ export class InvalidationClock {
 	 * claim is young; otherwise claim, let concurrent claims land, and read
 	 * back — the last writer wins, the others defer to it.
 	 */
-	async #winLease(source: ClockSource, current: ClockLease | undefined, now: number): Promise<boolean> {
+	async #winLease(
+		source: ClockSource,
+		current: ClockLease | undefined,
+		now: number,
+		announcedAt?: number,
+	): Promise<boolean> {
 		const { leaseMs, skewToleranceMs, leaseSettleMs } = this.options;
-		if (current && current.at - now <= skewToleranceMs && now - current.at < leaseMs) return false;
+		// A lease taken before an announced invalidation is for a read that may not include it.
+		const before = announcedAt !== undefined && current !== undefined && current.at < announcedAt;
+		if (current && !before && current.at - now <= skewToleranceMs && now - current.at < leaseMs) return false;
 		const id = crypto.randomUUID();
 		try {
 			await source.writeLease({ id, at: now });
