@@ -87,6 +87,12 @@ const CacheStats = z
 				leaseDeferrals: z
 					.number()
 					.openapi({ description: "Background refreshes left to the isolate holding the location's lease" }),
+				headChecks: z
+					.number()
+					.openapi({ description: "Looks at the counter another isolate of the location announced" }),
+				headRefreshes: z
+					.number()
+					.openapi({ description: "Refreshes started because an announced counter was ahead of the view" }),
 				counter: z.number().openapi({ description: "D1's counter as of the view (-1 before the first read)" }),
 				floor: z.number(),
 				coverFrom: z.number(),
