@@ -240,6 +240,36 @@ describe("several isolates at one location (the field's failure, made a test)", 
 		}
 	});
 
+	it("under a stream of announcements a location reads D1 at most once per half head period", async () => {
+		const cacheName = "head-gap";
+		const a = testApp({ shareKeys: true, cacheName });
+		const b = testApp({ shareKeys: true, cacheName });
+		b.clock.now = a.clock.now;
+		const start = b.clock.now;
+		const id = 3;
+		await b.request(`/v1/products/${id}`);
+		expect(cacheStatus(await b.request(`/v1/products/${id}`))).toMatch(/memory; hit/); // looked at the head now
+		a.advance(60);
+		const renamed = `Gap ${start}`;
+		const patch = await a.request(`/v1/products/${id}`, {
+			method: "PATCH",
+			headers: { ...ADMIN, "Content-Type": "application/json" },
+			body: JSON.stringify({ name: renamed }),
+		});
+		expect(patch.status).toBe(200);
+		// A lease taken 5 ms before the announcement: older than it, but younger than half a period when b looks.
+		await clockSource(env.DB, () => caches.open(cacheName)).writeLease({ id: "elsewhere", at: start + 55 });
+		b.advance(100);
+		await b.request(`/v1/products/${id}`);
+		expect(b.cache.clock.counters.leaseDeferrals).toBe(1);
+		expect(await name(await b.request(`/v1/products/${id}`))).not.toBe(renamed);
+		// At the next look the lease is 145 ms old: b reads D1 itself.
+		b.advance(100);
+		await b.request(`/v1/products/${id}`);
+		expect(await name(await b.request(`/v1/products/${id}`))).toBe(renamed);
+		expect(b.cache.clock.counters.headRefreshes).toBe(2);
+	});
+
 	it("a validity answer never outlives the data it was computed from", async () => {
 		const writer = testApp({ shareKeys: true, cacheName: "validity-memo" });
 		const reader = testApp({ shareKeys: true, cacheName: "validity-memo" });
