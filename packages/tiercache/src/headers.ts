@@ -93,12 +93,7 @@ export function cacheStatus(outcomes: readonly TierOutcome[]): string {
 
 /** Server-Timing: one entry per tier consulted and one for the origin. */
 export function serverTiming(timings: readonly [string, number][]): string {
-	let out = "";
-	for (const [name, ms] of timings) {
-		const entry = `${name};dur=${Math.round(ms * 100) / 100}`;
-		out = out ? `${out}, ${entry}` : entry;
-	}
-	return out;
+	return timings.map(([name, ms]) => `${name};dur=${Math.round(ms * 100) / 100}`).join(", ");
 }
 
 /** RFC 9110 If-None-Match, weak comparison. */

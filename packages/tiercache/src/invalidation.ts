@@ -162,10 +162,11 @@ export class Invalidations<E extends HonoEnv> {
 		const scope = toWriteScope(background);
 		this.#clock.note(seqs, floor);
 		// The other isolates of the location look at this within headCheckMs (before the edge purge: it is quicker).
-		const announced = this.#clock.announce(this.#clockSource(env), Math.max(floor, ...seqs.values()));
+		const counter = Math.max(floor, ...seqs.values());
+		const announced = this.#clock.announce(this.#clockSource(env), counter);
 		if (scope.waitUntil) scope.waitUntil(announced);
 		else await announced;
-		this.#record([...seqs.keys()], Math.max(floor, ...seqs.values()), floor > 0, source);
+		this.#record([...seqs.keys()], counter, floor > 0, source);
 		const target: PurgeTarget = floor > 0 ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) };
 		const purgedNow = await this.#purgeEdgeNow(env, target, scope);
 		const work = (async () => {

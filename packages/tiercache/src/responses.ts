@@ -4,20 +4,6 @@ import { cacheStatus, edgeTags, etagMatches, serverTiming, type TierOutcome } fr
 import type { CachePolicy } from "./policy.js";
 import type { CacheStats } from "./stats.js";
 
-/** The headers a cached answer sets itself (lower case, as a `Headers` iterates them). */
-const OWN_HEADERS = new Set([
-	"content-type",
-	"etag",
-	"cache-control",
-	"cdn-cache-control",
-	"surrogate-control",
-	"cloudflare-cdn-cache-control",
-	"cache-tag",
-	"surrogate-key",
-	"cache-status",
-	"server-timing",
-]);
-
 /**
  * The answer of a cached read: the body (or a view of it), `ETag` and 304,
  * the browser and CDN cache headers, surrogate keys, `Cache-Status` and
@@ -85,7 +71,8 @@ export class Responses {
 		headers.set("Cache-Status", cacheStatus(outcomes));
 		headers.set("Server-Timing", serverTiming(timings));
 		if (preset) {
-			for (const [name, value] of preset) if (!OWN_HEADERS.has(name)) headers.append(name, value);
+			// The cache's own headers (all set by now) win over any set before.
+			for (const [name, value] of preset) if (!headers.has(name)) headers.append(name, value);
 		}
 		if (notModified) {
 			this.#stats.notModified++;
