@@ -22,6 +22,13 @@ export function testApp(options: Partial<TierCacheOptions<AppEnv, Db>> & { share
 			random: () => 0.5,
 			...(shareKeys ? {} : { version: () => `test-${id}`, cacheName: `tiercache-test-${id}` }),
 			...cacheOptions,
+			// A write's wait for the location's isolates passes in the test's time.
+			clock: {
+				sleep: async (ms: number) => {
+					clock.now += ms;
+				},
+				...cacheOptions.clock,
+			},
 		},
 	});
 	/**

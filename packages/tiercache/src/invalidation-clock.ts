@@ -63,9 +63,14 @@ export interface ClockOptions {
 	/** Real time a contender waits before reading the lease back (ms). Default 15. */
 	leaseSettleMs: number;
 	/**
-	 * How often a serving isolate looks at the location's announced counter
-	 * (`ClockHead`), so that an invalidation another isolate committed through
-	 * the engine reaches it before its refresh age (ms; 0: never). Default 100.
+	 * Read-your-location's-writes (ms; 0: off). A serving isolate relies on
+	 * what it last saw of the location's announced counter (`ClockHead`) for
+	 * at most this long, and looks again in the background after half of it;
+	 * an isolate that committed an invalidation through the engine announces
+	 * it and answers only this long after the announcement landed. So a read
+	 * that starts after the answer, at any isolate of the location, sees the
+	 * invalidation. Off, the other isolates learn at their refresh age.
+	 * Default 100.
 	 */
 	headCheckMs: number;
 }
@@ -103,17 +108,23 @@ export interface ClockCounters {
 	/** Looks at the location's announced counter, and refreshes they started (another isolate had invalidated). */
 	headChecks: number;
 	headRefreshes: number;
+	/** Requests that waited for a look at the announced counter, or for the refresh it started. */
+	headWaits: number;
+	/** Announcements this isolate made, and those it made again (read back lower: another isolate's landed over it). */
+	announcements: number;
+	reannouncements: number;
 }
 
 /** What a request may rely on: a view younger than `maxAgeMs`, or not (D1 unreachable). */
 export interface ClockState {
 	available: boolean;
-	/** How long the request waited for a refresh (ms), 0 when it did not. */
+	/** Whether the request waited for a refresh or a look at the announced counter, and how long (ms). */
+	waited: boolean;
 	waitedMs: number;
 }
 
 /** The state of a request that did not wait (one object for all: frozen, states are only read). */
-const FRESH: ClockState = Object.freeze({ available: true, waitedMs: 0 });
+const FRESH: ClockState = Object.freeze({ available: true, waited: false, waitedMs: 0 });
 
 /**
  * The invalidation clock of one isolate: a view of D1's invalidations that is
@@ -135,6 +146,9 @@ export class InvalidationClock {
 		leaseDeferrals: 0,
 		headChecks: 0,
 		headRefreshes: 0,
+		headWaits: 0,
+		announcements: 0,
+		reannouncements: 0,
 	};
 	readonly #now: () => number;
 	readonly #random: () => number;
@@ -144,20 +158,34 @@ export class InvalidationClock {
 	#failedAt = Number.NEGATIVE_INFINITY;
 	/** After leaving a refresh to the lease holder, no new attempt before this time. */
 	#deferredUntil = Number.NEGATIVE_INFINITY;
-	/** When this isolate last looked at the location's announced counter. */
+	/** When this isolate last started a look at the location's announced counter. */
 	#headCheckedAt = Number.NEGATIVE_INFINITY;
-	/** The highest announced counter acted on: each announcement starts at most one refresh here. */
-	#headSeen = -1;
-	/** A counter the next refresh must reach: a shared view below it does not do, D1 is read. */
+	/** The look in flight, if any. */
+	#headCheck: Promise<void> | undefined;
+	/**
+	 * Every invalidation announced before this time is in the view (the start
+	 * of the last look whose counter the view had reached).
+	 */
+	#headKnownAt = Number.NEGATIVE_INFINITY;
+	/** An announced counter the view has not reached yet: requests wait for the refresh that reaches it. */
 	#wanted = -1;
-	/** When that counter was announced: a lease taken before it does not keep this isolate from reading D1. */
-	#wantedAt = Number.NEGATIVE_INFINITY;
+	/** What reaching `#wanted` makes known: every announcement made before this time. */
+	#wantedKnownAt = Number.NEGATIVE_INFINITY;
+	/** The last write of the shared view a refresh started (an announcement waits for it). */
+	#sharing: Promise<void> | undefined;
+	readonly #sleep: (ms: number) => Promise<void>;
 
-	constructor(options: Partial<ClockOptions>, now: () => number, random: () => number = Math.random) {
+	constructor(
+		options: Partial<ClockOptions>,
+		now: () => number,
+		random: () => number = Math.random,
+		sleep: (ms: number) => Promise<void> = (ms) => scheduler.wait(ms),
+	) {
 		this.options = { ...DEFAULT_CLOCK_OPTIONS, ...options };
 		this.view = new ClockView(this.options.maxTags);
 		this.#now = now;
 		this.#random = random;
+		this.#sleep = sleep;
 		this.#refreshAt = this.#drawRefreshAt();
 	}
 
@@ -169,44 +197,60 @@ export class InvalidationClock {
 	/**
 	 * Makes sure the view is young enough for a request: nothing to do under
 	 * the (jittered) refresh age; a background refresh up to `maxAgeMs`; past
-	 * it (or without a view) the request waits for a refresh.
+	 * it (or without a view) the request waits for a refresh. With
+	 * `headCheckMs`, it also waits while what the isolate knows of the
+	 * location's announcements is older than that, or an announced
+	 * invalidation is not in the view yet.
 	 */
 	async ensureFresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<ClockState> {
-		const state = this.stateNow(() => source, waitUntil);
-		if (state) return state;
-		const now = this.#now();
-		if (!this.#running && now - this.#failedAt < this.options.retryAfterMs) return { available: false, waitedMs: 0 };
-		this.counters.waits++;
+		if (this.stateNow(() => source, waitUntil)) return FRESH;
 		const started = performance.now();
-		await this.#join(source, waitUntil);
-		return { available: this.age() < this.options.maxAgeMs, waitedMs: performance.now() - started };
+		let waited = false;
+		// Each round waits for one refresh or one look; a failing or slow clock ends the rounds.
+		for (let round = 0; round < 3; round++) {
+			const now = this.#now();
+			const waitsForRefresh = this.age(now) >= this.options.maxAgeMs;
+			const chases = !waitsForRefresh && this.#wanted > this.view.counter;
+			if (!waitsForRefresh && !chases && !this.#headStale(now)) break;
+			if ((waitsForRefresh || chases) && !this.#running && now - this.#failedAt < this.options.retryAfterMs) break;
+			if (waitsForRefresh) this.counters.waits++;
+			else this.counters.headWaits++;
+			waited = true;
+			await this.#waitFor(() => {
+				if (waitsForRefresh || chases) {
+					if (!this.#running) waitUntil(this.refresh(source, waitUntil).catch(() => {}));
+				} else this.#lookAtHead(source, waitUntil, now);
+			});
+		}
+		return { available: this.age() < this.options.maxAgeMs, waited, waitedMs: performance.now() - started };
 	}
 
 	/**
 	 * The request's state when it need not wait (the view is younger than
-	 * `maxAgeMs`; from the refresh age a background refresh starts), without
-	 * a promise; undefined when it must wait (see `ensureFresh`). `source` is
-	 * asked for only when a refresh starts.
+	 * `maxAgeMs` and, with `headCheckMs`, has every announcement made up to
+	 * `headCheckMs` ago), without a promise; undefined when it must wait (see
+	 * `ensureFresh`). Starts background refreshes and looks. `source` is asked
+	 * for only when one starts.
 	 */
 	stateNow(source: () => ClockSource, waitUntil: (p: Promise<unknown>) => void): ClockState | undefined {
 		const now = this.#now();
 		const age = this.age(now);
-		if (age < this.#refreshAt) {
-			const every = this.options.headCheckMs;
-			if (every > 0 && now - this.#headCheckedAt >= every && !this.#running && now >= this.#deferredUntil) {
-				this.#headCheckedAt = now;
-				const checked = source();
-				if (checked.readHead) waitUntil(this.#checkHead(checked, waitUntil).catch(() => {}));
-			}
-			return FRESH;
+		if (age >= this.options.maxAgeMs) return undefined;
+		if (age >= this.#refreshAt && !this.#running && now >= this.#deferredUntil) {
+			waitUntil(this.refresh(source(), waitUntil, { background: true }).catch(() => {}));
 		}
-		if (age < this.options.maxAgeMs) {
-			if (!this.#running && now >= this.#deferredUntil) {
-				waitUntil(this.refresh(source(), waitUntil, { background: true }).catch(() => {}));
-			}
-			return FRESH;
+		const every = this.options.headCheckMs;
+		if (every > 0) {
+			if (this.#wanted > this.view.counter || this.#headStale(now)) return undefined;
+			if (now - this.#headCheckedAt >= every / 2 && !this.#headCheck) this.#lookAtHead(source(), waitUntil, now);
 		}
-		return undefined;
+		return FRESH;
+	}
+
+	/** Whether what this isolate knows of the location's announcements is too old to serve on. */
+	#headStale(now: number): boolean {
+		const every = this.options.headCheckMs;
+		return every > 0 && now - Math.max(this.#headKnownAt, this.view.readAt) >= every;
 	}
 
 	/**
@@ -230,27 +274,82 @@ export class InvalidationClock {
 
 	/**
 	 * Tells the other isolates of this location that an invalidation was
-	 * committed at `counter`: they refresh within `headCheckMs` instead of at
-	 * their refresh age. Never throws.
+	 * committed at `counter`, and returns when any read they start will see
+	 * it: first the location's shared view is brought up to the counter (so
+	 * that they take it from the Cache API, not D1), then the counter is
+	 * announced and, `headCheckMs` after it landed, read back (announced
+	 * again if another isolate's lower announcement landed over it). Never
+	 * throws: a failing Cache API leaves the others to their refresh age.
 	 */
-	async announce(source: ClockSource, counter: number): Promise<void> {
-		if (!source.writeHead || !(counter > 0) || this.options.headCheckMs <= 0) return;
-		this.#headSeen = Math.max(this.#headSeen, counter);
-		await source.writeHead({ counter, at: this.#now() }).catch(() => {});
+	async announce(source: ClockSource, counter: number, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
+		const every = this.options.headCheckMs;
+		if (!source.writeHead || !source.readHead || !(counter > 0) || every <= 0) return;
+		// A refresh already running may have read D1 before the commit: a second one is after it.
+		for (let round = 0; round < 2 && this.view.counter < counter; round++) {
+			this.#want(counter, Number.NEGATIVE_INFINITY);
+			await this.refresh(source, waitUntil).catch(() => {});
+		}
+		await this.#sharing;
+		this.counters.announcements++;
+		try {
+			const head = parseHead(await source.readHead());
+			if (!head || head.counter < counter) await source.writeHead({ counter, at: this.#now() });
+			for (let round = 0; round < 3; round++) {
+				await this.#sleep(every);
+				const back = parseHead(await source.readHead());
+				if (back && back.counter >= counter) return;
+				this.counters.reannouncements++;
+				await source.writeHead({ counter, at: this.#now() });
+			}
+		} catch {
+			// The Cache API failing: the others learn at their refresh age.
+		}
 	}
 
-	/** Looks at the announced counter; one above the view (and not acted on yet) starts a refresh that must reach it. */
-	async #checkHead(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
+	/**
+	 * Starts a look at the announced counter (unless one started at `now` is
+	 * in flight); one above the view makes the isolate want it, and starts
+	 * the refresh that reaches it (from the shared view the announcer left,
+	 * else D1).
+	 */
+	#lookAtHead(source: ClockSource, waitUntil: (p: Promise<unknown>) => void, now: number): void {
+		if (!source.readHead) return;
+		if (this.#headCheck && now - this.#headCheckedAt < this.options.headCheckMs) return;
+		this.#headCheckedAt = now;
 		this.counters.headChecks++;
-		const head = parseHead(await source.readHead?.());
-		if (!head || head.counter <= Math.max(this.view.counter, this.#headSeen)) return;
-		if (this.#running) return;
-		if (head.counter > this.#wanted) {
-			this.#wanted = head.counter;
-			this.#wantedAt = head.at;
+		const look = (async () => {
+			const head = parseHead(await source.readHead?.().catch(() => undefined));
+			// Unreadable: the Cache API failing; the refresh age still bounds what is served.
+			if (!head || head.counter <= this.view.counter) {
+				this.#headKnownAt = Math.max(this.#headKnownAt, now);
+				return;
+			}
+			this.#want(head.counter, now);
+			if (!this.#running) {
+				this.counters.headRefreshes++;
+				await this.refresh(source, waitUntil).catch(() => {});
+			}
+		})().finally(() => {
+			if (this.#headCheck === look) this.#headCheck = undefined;
+			this.#wake();
+		});
+		this.#headCheck = look;
+		waitUntil(look);
+	}
+
+	/** The view must reach `counter`; reaching it makes every announcement before `knownAt` known. */
+	#want(counter: number, knownAt: number): void {
+		if (counter > this.#wanted) this.#wanted = counter;
+		this.#wantedKnownAt = Math.max(this.#wantedKnownAt, knownAt);
+	}
+
+	/** After a refresh: an announced counter the view reached is no longer wanted. */
+	#settleWanted(): void {
+		if (this.#wanted >= 0 && this.view.counter >= this.#wanted) {
+			this.#headKnownAt = Math.max(this.#headKnownAt, this.#wantedKnownAt);
+			this.#wanted = -1;
+			this.#wantedKnownAt = Number.NEGATIVE_INFINITY;
 		}
-		this.counters.headRefreshes++;
-		await this.refresh(source, waitUntil, { background: true });
 	}
 
 	/**
@@ -266,28 +365,34 @@ export class InvalidationClock {
 		if (this.#running) return this.#running;
 		const run = this.#refresh(source, waitUntil, background).finally(() => {
 			this.#running = undefined;
-			const waiters = this.#waiters;
-			this.#waiters = [];
-			for (const wake of waiters) wake();
+			this.#settleWanted();
+			this.#wake();
 		});
 		this.#running = run;
 		return run;
 	}
 
 	/**
-	 * Waits for a refresh on a promise of this request's own (a Worker cancels
-	 * continuations on promises of a request that has finished), bounded by
-	 * `timeoutMs`; failures are the refresh's, counted there.
+	 * Waits, on a promise of this request's own (a Worker cancels
+	 * continuations on promises of a request that has finished), until the
+	 * next refresh or look ends, bounded by `timeoutMs`; `start` starts one
+	 * if needed. Failures are the refresh's, counted there.
 	 */
-	#join(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
+	#waitFor(start: () => void): Promise<void> {
 		return new Promise<void>((resolve) => {
 			const timer = setTimeout(resolve, this.options.timeoutMs);
 			this.#waiters.push(() => {
 				clearTimeout(timer);
 				resolve();
 			});
-			if (!this.#running) waitUntil(this.refresh(source, waitUntil).catch(() => {}));
+			start();
 		});
+	}
+
+	#wake(): void {
+		const waiters = this.#waiters;
+		this.#waiters = [];
+		for (const wake of waiters) wake();
 	}
 
 	async #refresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void, background: boolean): Promise<void> {
@@ -300,13 +405,14 @@ export class InvalidationClock {
 			if (taken && started - this.view.readAt < this.options.refreshAfterMs && this.view.counter >= this.#wanted) {
 				this.counters.sharedReads++;
 				this.#refreshAt = this.#drawRefreshAt();
-				this.#wanted = -1;
 				return;
 			}
 		}
+		// Chasing an announced invalidation the shared view lacks, requests wait: no lease, D1 now.
+		const leased = background && this.#wanted <= this.view.counter;
 		// The lease is read only when the shared view would not do (one Cache API read less per refresh that takes it).
-		const lease = background ? await source.readLease().then(parseLease, () => undefined) : undefined;
-		if (background && !(await this.#winLease(source, lease, started, this.#wanted >= 0 ? this.#wantedAt : undefined))) {
+		const lease = leased ? await source.readLease().then(parseLease, () => undefined) : undefined;
+		if (leased && !(await this.#winLease(source, lease, started))) {
 			// Another isolate of this location reads D1 now: keep this view, take theirs soon.
 			this.counters.leaseDeferrals++;
 			this.#deferredUntil = started + this.options.leaseSettleMs * 2;
@@ -317,9 +423,6 @@ export class InvalidationClock {
 			const after = this.view.ready ? this.view.counter : undefined;
 			const { rows, counter, floor } = await source.readDelta(after, limit);
 			this.counters.d1Reads++;
-			// D1 read after the announcement: whatever was announced is in it (never asked for again).
-			this.#headSeen = Math.max(this.#headSeen, this.#wanted);
-			this.#wanted = -1;
 			if (rows.length > limit) {
 				if (wasReady) {
 					// A bulk change, too large to carry: nothing read before it is trusted.
@@ -337,7 +440,9 @@ export class InvalidationClock {
 			throw err;
 		}
 		this.#refreshAt = this.#drawRefreshAt();
-		waitUntil(source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {}));
+		const sharing = source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {});
+		this.#sharing = sharing;
+		waitUntil(sharing);
 	}
 
 	/**
@@ -345,22 +450,9 @@ export class InvalidationClock {
 	 * claim is young; otherwise claim, let concurrent claims land, and read
 	 * back — the last writer wins, the others defer to it.
 	 */
-	async #winLease(
-		source: ClockSource,
-		current: ClockLease | undefined,
-		now: number,
-		announcedAt?: number,
-	): Promise<boolean> {
+	async #winLease(source: ClockSource, current: ClockLease | undefined, now: number): Promise<boolean> {
 		const { leaseMs, skewToleranceMs, leaseSettleMs } = this.options;
-		// A lease taken before an announced invalidation is for a read that may not include it;
-		// but one younger than half a head period still holds, so that a stream of writes costs a
-		// location at most one D1 clock read per half period.
-		const before =
-			announcedAt !== undefined &&
-			current !== undefined &&
-			current.at < announcedAt &&
-			now - current.at >= this.options.headCheckMs / 2;
-		if (current && !before && current.at - now <= skewToleranceMs && now - current.at < leaseMs) return false;
+		if (current && current.at - now <= skewToleranceMs && now - current.at < leaseMs) return false;
 		const id = crypto.randomUUID();
 		try {
 			await source.writeLease({ id, at: now });

@@ -161,14 +161,14 @@ export class Invalidations<E extends HonoEnv> {
 	): Promise<void> {
 		const scope = toWriteScope(background);
 		this.#clock.note(seqs, floor);
-		// The other isolates of the location look at this within headCheckMs (before the edge purge: it is quicker).
+		// The answer waits until every isolate of the location sees this (headCheckMs after the
+		// announcement); the first edge purge attempt runs meanwhile.
 		const counter = Math.max(floor, ...seqs.values());
-		const announced = this.#clock.announce(this.#clockSource(env), counter);
-		if (scope.waitUntil) scope.waitUntil(announced);
-		else await announced;
+		const announced = this.#clock.announce(this.#clockSource(env), counter, scope.waitUntil ?? (() => {}));
 		this.#record([...seqs.keys()], counter, floor > 0, source);
 		const target: PurgeTarget = floor > 0 ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) };
 		const purgedNow = await this.#purgeEdgeNow(env, target, scope);
+		await announced;
 		const work = (async () => {
 			const handed = await this.#purge(env, target, purgedNow);
 			if (handed && seqs.size > 0) {

@@ -111,8 +111,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.memory = new MemoryLru(options.memoryBytes ?? 16 * 1024 * 1024);
 		this.#colo = new ColoCache(options.cacheName ?? "tiercache", options.openCache);
 		this.hotKeys = new HotKeys(options.hotKeys ?? 512);
-		const { random: clockRandom, ...clockOptions } = options.clock ?? {};
-		this.clock = new InvalidationClock(clockOptions, this.#now, clockRandom);
+		const { random: clockRandom, sleep: clockSleep, ...clockOptions } = options.clock ?? {};
+		this.clock = new InvalidationClock(clockOptions, this.#now, clockRandom, clockSleep);
 		this.#tiers = new TierStore(this.memory, this.#colo, this.stats, warn);
 		this.#origin = new OriginFill(options, this.stats, this.#now, warn);
 		this.#invalidations = new Invalidations(options, this.clock, this.stats, warn, (env) => this.#clockSource(env));
@@ -251,7 +251,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			this.clock.stateNow(() => this.#clockSource(scope.env), scope.waitUntil) ??
 			(await this.clock.ensureFresh(this.#clockSource(scope.env), scope.waitUntil));
 		scope.clock = clock;
-		if (clock.waitedMs > 0) timings.push(["clock", clock.waitedMs]);
+		if (clock.waited) timings.push(["clock", clock.waitedMs]);
 		// Past memory, the remote tiers are probed together: a miss costs one
 		// round trip instead of two, a colo hit costs one spare KV read.
 		const remote = new Map<TierName, Promise<Entry | undefined | null>>();

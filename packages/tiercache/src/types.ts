@@ -65,9 +65,11 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	/**
 	 * The invalidation clock: how old a view of D1's invalidations may get
 	 * before it is refreshed (`refreshAfterMs`, 500) or waited for
-	 * (`maxAgeMs`, 1000), and its bounds. See `ClockOptions`.
+	 * (`maxAgeMs`, 1000), read-your-location's-writes (`headCheckMs`, 100),
+	 * and its bounds. See `ClockOptions`. `sleep` waits in the time `now`
+	 * keeps (default `scheduler.wait`), for tests that move a clock by hand.
 	 */
-	clock?: Partial<ClockOptions> & { random?: () => number };
+	clock?: Partial<ClockOptions> & { random?: () => number; sleep?: (ms: number) => Promise<void> };
 	/** Policy defaults for this app, over the engine's. */
 	defaults?: Partial<Omit<CachePolicy, "name">>;
 	/** How long a request waits for the origin before treating it as failed (ms). Default 10,000. */

@@ -93,6 +93,15 @@ const CacheStats = z
 				headRefreshes: z
 					.number()
 					.openapi({ description: "Refreshes started because an announced counter was ahead of the view" }),
+				headWaits: z.number().openapi({
+					description: "Requests that waited for a look at the announced counter, or for the refresh it started",
+				}),
+				announcements: z
+					.number()
+					.openapi({ description: "Invalidations this isolate announced to the others of its location" }),
+				reannouncements: z.number().openapi({
+					description: "Announcements made again because another isolate's lower one had landed over them",
+				}),
 				counter: z.number().openapi({ description: "D1's counter as of the view (-1 before the first read)" }),
 				floor: z.number(),
 				coverFrom: z.number(),
