@@ -1,5 +1,5 @@
 import type { ClockIncrement } from "./clock-view.js";
-import type { ClockHead, ClockLease, ClockSource } from "./invalidation-clock.js";
+import type { ClockDelta, ClockHead, ClockLease, ClockSource } from "./invalidation-clock.js";
 import { counterValue, SEQ_SQL } from "./seq-sql.js";
 
 /** The shared view lives under a host no request can name, apart from the entries' keys. */
@@ -17,15 +17,7 @@ const SHARED_VIEW_SECONDS = 300;
 export function clockSource(d1: D1Database, openCache: () => Promise<Cache>): ClockSource {
 	return {
 		async readDelta(after, limit) {
-			const head = [d1.prepare(SEQ_SQL.read), d1.prepare(SEQ_SQL.readFloor)];
-			const results = await d1.batch<{ tag: string; seq: number; value: number }>(
-				after === undefined ? head : [...head, d1.prepare(SEQ_SQL.since).bind(after, limit + 1)],
-			);
-			return {
-				counter: counterValue(results[0]?.results[0]),
-				floor: Number(results[1]?.results[0]?.value ?? 0),
-				rows: (results[2]?.results ?? []).map((r) => [r.tag, Number(r.seq)] as [string, number]),
-			};
+			return parseDelta(await d1.batch(deltaStatements(d1, after, limit)));
 		},
 		async lookupTags(tags) {
 			const [rows, counter] = await d1.batch<{ tag: string; seq: number; value: number }>([
@@ -43,6 +35,25 @@ export function clockSource(d1: D1Database, openCache: () => Promise<Cache>): Cl
 		writeLease: (lease: ClockLease) => writeJson(openCache, LEASE_URL, lease, 60),
 		readHead: () => readJson(openCache, HEAD_URL),
 		writeHead: (head: ClockHead) => writeJson(openCache, HEAD_URL, head, 60),
+	};
+}
+
+/**
+ * The statements of a clock read (the counter, the floor, and the bumps above
+ * `after`, at most `limit + 1`): one D1 batch, or the end of a write's own.
+ */
+export function deltaStatements(d1: D1Database, after: number | undefined, limit: number): D1PreparedStatement[] {
+	const head = [d1.prepare(SEQ_SQL.read), d1.prepare(SEQ_SQL.readFloor)];
+	return after === undefined ? head : [...head, d1.prepare(SEQ_SQL.since).bind(after, limit + 1)];
+}
+
+/** The results of `deltaStatements`, in order. */
+export function parseDelta(results: D1Result[]): ClockDelta {
+	const rows = (results[2]?.results ?? []) as { tag: string; seq: number }[];
+	return {
+		counter: counterValue(results[0]?.results[0] as { value: number } | undefined),
+		floor: Number((results[1]?.results[0] as { value?: number } | undefined)?.value ?? 0),
+		rows: rows.map((r) => [r.tag, Number(r.seq)] as [string, number]),
 	};
 }
 

@@ -19,6 +19,7 @@ export {
 } from "./headers.js";
 export {
 	type ClockCounters,
+	type ClockDelta,
 	type ClockHead,
 	type ClockLease,
 	type ClockOptions,

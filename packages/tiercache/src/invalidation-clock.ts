@@ -6,10 +6,7 @@ export interface ClockSource {
 	 * Bumps with a seq above `after` (at most `limit + 1` rows), the counter
 	 * and the floor, from one D1 snapshot. No rows when `after` is undefined.
 	 */
-	readDelta(
-		after: number | undefined,
-		limit: number,
-	): Promise<{ rows: [string, number][]; counter: number; floor: number }>;
+	readDelta(after: number | undefined, limit: number): Promise<ClockDelta>;
 	/** The current seqs of these tags (absent: never bumped) and the counter, from one D1 snapshot. */
 	lookupTags(tags: readonly string[]): Promise<{ rows: [string, number][]; counter: number }>;
 	/** The increment the isolates of this location share, if any. */
@@ -25,6 +22,13 @@ export interface ClockSource {
 	 */
 	readHead?(): Promise<unknown>;
 	writeHead?(head: ClockHead): Promise<void>;
+}
+
+/** What a clock read returns: bumps above the view's counter, the counter and the floor, from one D1 snapshot. */
+export interface ClockDelta {
+	rows: [string, number][];
+	counter: number;
+	floor: number;
 }
 
 /** An announced invalidation: its counter, and when it was announced. */
@@ -65,7 +69,7 @@ export interface ClockOptions {
 	/**
 	 * Read-your-location's-writes (ms; 0: off). A serving isolate relies on
 	 * what it last saw of the location's announced counter (`ClockHead`) for
-	 * at most this long, and looks again in the background after half of it;
+	 * at most this long, and looks again in the background after three quarters of it;
 	 * an isolate that committed an invalidation through the engine announces
 	 * it and answers only this long after the announcement landed. So a read
 	 * that starts after the answer, at any isolate of the location, sees the
@@ -242,7 +246,7 @@ export class InvalidationClock {
 		const every = this.options.headCheckMs;
 		if (every > 0) {
 			if (this.#wanted > this.view.counter || this.#headStale(now)) return undefined;
-			if (now - this.#headCheckedAt >= every / 2 && !this.#headCheck) this.#lookAtHead(source(), waitUntil, now);
+			if (now - this.#headCheckedAt >= every * 0.75 && !this.#headCheck) this.#lookAtHead(source(), waitUntil, now);
 		}
 		return FRESH;
 	}
@@ -284,12 +288,17 @@ export class InvalidationClock {
 	async announce(source: ClockSource, counter: number, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
 		const every = this.options.headCheckMs;
 		if (!source.writeHead || !source.readHead || !(counter > 0) || every <= 0) return;
-		// A refresh already running may have read D1 before the commit: a second one is after it.
-		for (let round = 0; round < 2 && this.view.counter < counter; round++) {
-			this.#want(counter, Number.NEGATIVE_INFINITY);
-			await this.refresh(source, waitUntil).catch(() => {});
+		if (this.view.counter >= counter) {
+			// The write's own batch brought the view up to it: share that.
+			await source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {});
+		} else {
+			// A refresh already running may have read D1 before the commit: a second one is after it.
+			for (let round = 0; round < 2 && this.view.counter < counter; round++) {
+				this.#want(counter, Number.NEGATIVE_INFINITY);
+				await this.refresh(source, waitUntil).catch(() => {});
+			}
+			await this.#sharing;
 		}
-		await this.#sharing;
 		this.counters.announcements++;
 		try {
 			const head = parseHead(await source.readHead());
@@ -419,21 +428,10 @@ export class InvalidationClock {
 			return;
 		}
 		try {
-			const limit = this.options.deltaLimit;
-			const after = this.view.ready ? this.view.counter : undefined;
-			const { rows, counter, floor } = await source.readDelta(after, limit);
+			const after = this.deltaAfter();
+			const delta = await source.readDelta(after, this.options.deltaLimit);
 			this.counters.d1Reads++;
-			if (rows.length > limit) {
-				if (wasReady) {
-					// A bulk change, too large to carry: nothing read before it is trusted.
-					this.counters.floors++;
-					this.view.apply({ from: counter, to: counter, floor: counter, readAt: started, bumps: [] });
-				} else {
-					this.view.restart(counter, floor, started);
-				}
-			} else {
-				this.view.apply({ from: after ?? counter, to: counter, floor, readAt: started, bumps: rows });
-			}
+			this.applyDelta(delta, after, started, wasReady);
 		} catch (err) {
 			this.counters.failures++;
 			this.#failedAt = this.#now();
@@ -443,6 +441,37 @@ export class InvalidationClock {
 		const sharing = source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {});
 		this.#sharing = sharing;
 		waitUntil(sharing);
+	}
+
+	/** Where the next read of D1 starts: after the view's counter (undefined before the first read). */
+	deltaAfter(): number | undefined {
+		return this.view.ready ? this.view.counter : undefined;
+	}
+
+	/**
+	 * Takes a read of D1 that began at `started` from `after` (`deltaAfter`
+	 * then): a refresh's, or the end of a write's own batch.
+	 */
+	applyDelta(delta: ClockDelta, after: number | undefined, started: number, wasReady = this.view.ready): void {
+		const { rows, counter, floor } = delta;
+		const limit = this.options.deltaLimit;
+		if (rows.length > limit) {
+			if (wasReady) {
+				// A bulk change, too large to carry: nothing read before it is trusted.
+				this.counters.floors++;
+				this.view.apply({ from: counter, to: counter, floor: counter, readAt: started, bumps: [] });
+			} else {
+				this.view.restart(counter, floor, started);
+			}
+		} else {
+			this.view.apply({ from: after ?? counter, to: counter, floor, readAt: started, bumps: rows });
+		}
+		this.#settleWanted();
+	}
+
+	/** The clock's current time (the engine's `now`). */
+	now(): number {
+		return this.#now();
 	}
 
 	/**

@@ -1,4 +1,5 @@
 import type { Env as HonoEnv } from "hono";
+import { deltaStatements, parseDelta } from "./clock-source.js";
 import { edgePurgeTags } from "./headers.js";
 import type { ClockSource, InvalidationClock } from "./invalidation-clock.js";
 import { counterValue, SEQ_SQL } from "./seq-sql.js";
@@ -60,14 +61,18 @@ export class Invalidations<E extends HonoEnv> {
 		if (unique.length === 0) throw new Error("invalidateTags needs at least one tag");
 		const d1 = this.#options.database(env);
 		const before = sameTransaction.before ?? [];
+		const after = sameTransaction.after ?? [];
+		const clock = this.#clockRead(d1);
 		const results = await d1.batch<{ value: number }>([
 			...before,
 			d1.prepare(SEQ_SQL.bump),
 			d1.prepare(SEQ_SQL.setTags).bind(JSON.stringify(unique)),
 			d1.prepare(SEQ_SQL.read),
-			...(sameTransaction.after ?? []),
+			...after,
+			...clock.statements,
 		]);
 		const seq = counterValue(results[before.length + 2]?.results[0]);
+		clock.take(results.slice(results.length - clock.statements.length));
 		await this.#propagate(env, new Map(unique.map((tag) => [tag, seq])), 0, source, background);
 		return seq;
 	}
@@ -84,14 +89,18 @@ export class Invalidations<E extends HonoEnv> {
 	): Promise<number> {
 		const d1 = this.#options.database(env);
 		const before = sameTransaction.before ?? [];
+		const after = sameTransaction.after ?? [];
+		const clock = this.#clockRead(d1);
 		const results = await d1.batch<{ value: number }>([
 			...before,
 			d1.prepare(SEQ_SQL.bump),
 			d1.prepare(SEQ_SQL.setFloor),
 			d1.prepare(SEQ_SQL.read),
-			...(sameTransaction.after ?? []),
+			...after,
+			...clock.statements,
 		]);
 		const seq = counterValue(results[before.length + 2]?.results[0]);
+		clock.take(results.slice(results.length - clock.statements.length));
 		await this.#propagate(env, new Map(), seq, source, background);
 		return seq;
 	}
@@ -107,11 +116,14 @@ export class Invalidations<E extends HonoEnv> {
 		const unique = [...new Set(tags)];
 		if (unique.length === 0) return;
 		const d1 = this.#options.database(env);
-		const rows = await d1
-			.prepare(SEQ_SQL.readTags)
-			.bind(JSON.stringify(unique))
-			.all<{ tag: string; seq: number; handled_seq: number }>();
+		const clock = this.#clockRead(d1);
+		const [tagRows, ...clockResults] = await d1.batch([
+			d1.prepare(SEQ_SQL.readTags).bind(JSON.stringify(unique)),
+			...clock.statements,
+		]);
+		const rows = { results: (tagRows?.results ?? []) as { tag: string; seq: number; handled_seq: number }[] };
 		this.#clock.note(new Map(rows.results.map((r) => [r.tag, Number(r.seq)])));
+		clock.take(clockResults);
 		// Only bumps nobody has handled yet (this write's, normally) are purged and re-warmed.
 		const unhandled = rows.results.filter((r) => Number(r.seq) > Number(r.handled_seq));
 		if (unhandled.length === 0) return;
@@ -178,6 +190,21 @@ export class Invalidations<E extends HonoEnv> {
 		})();
 		if (scope.waitUntil) scope.waitUntil(work);
 		else await work;
+	}
+
+	/**
+	 * A clock read to end a write's own batch with: the view then reaches the
+	 * write without a D1 read of its own, and the write's announcement shares it.
+	 */
+	#clockRead(d1: D1Database): { statements: D1PreparedStatement[]; take(results: D1Result[]): void } {
+		// Without a view yet, the announcement's refresh starts from the location's shared one instead.
+		const after = this.#clock.deltaAfter();
+		if (this.#clock.options.headCheckMs <= 0 || after === undefined) return { statements: [], take() {} };
+		const started = this.#clock.now();
+		return {
+			statements: deltaStatements(d1, after, this.#clock.options.deltaLimit),
+			take: (results) => this.#clock.applyDelta(parseDelta(results), after, started),
+		};
 	}
 
 	/** The first edge purge attempt, bounded; true when the edge was purged. Never throws. */
