@@ -120,6 +120,25 @@ describe("a view of the clock", () => {
 });
 
 describe("the clock of an isolate", () => {
+	it("with a source that announces nothing, serves on the refresh age alone and never waits for a look", async () => {
+		const real = clockSource(env.DB, () => caches.open("no-head"));
+		const { readHead: _r, writeHead: _w, ...withoutHead } = real;
+		let now = Date.now();
+		const clock = new InvalidationClock({}, () => now);
+		const pending: Promise<unknown>[] = [];
+		const waitUntil = (p: Promise<unknown>) => void pending.push(p);
+		expect((await clock.ensureFresh(withoutHead, waitUntil)).waited).toBe(true); // the first read
+		await Promise.all(pending);
+		now += 300; // past headCheckMs, inside the refresh age
+		const started = performance.now();
+		const state = await clock.ensureFresh(withoutHead, waitUntil);
+		expect(state).toMatchObject({ available: true, waited: false });
+		expect(performance.now() - started).toBeLessThan(1_000); // not the 3 s timeout
+		expect(clock.counters).toMatchObject({ headChecks: 0, headWaits: 0 });
+		expect(await clock.announce(withoutHead, clock.view.counter + 1, waitUntil)).toBeUndefined();
+		expect(clock.counters.announcements).toBe(0);
+	});
+
 	it("reads D1 once for a location: the other isolates take the shared view", async () => {
 		const a = testApp({ shareKeys: true, cacheName: "clock-share" });
 		const b = testApp({ shareKeys: true, cacheName: "clock-share" });

@@ -208,6 +208,8 @@ export class InvalidationClock {
 	 */
 	async ensureFresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<ClockState> {
 		if (this.stateNow(() => source, waitUntil)) return FRESH;
+		// A source without announcements: nothing to look at, ever (the refresh age bounds what is served).
+		if (!source.readHead) this.#headKnownAt = Number.POSITIVE_INFINITY;
 		const started = performance.now();
 		let waited = false;
 		// Each round waits for one refresh or one look; a failing or slow clock ends the rounds.
@@ -322,7 +324,12 @@ export class InvalidationClock {
 	 * else D1).
 	 */
 	#lookAtHead(source: ClockSource, waitUntil: (p: Promise<unknown>) => void, now: number): void {
-		if (!source.readHead) return;
+		if (!source.readHead) {
+			// A source without announcements: nothing to look at, ever (the refresh age bounds what is served).
+			this.#headKnownAt = Number.POSITIVE_INFINITY;
+			this.#wake();
+			return;
+		}
 		if (this.#headCheck && now - this.#headCheckedAt < this.options.headCheckMs) return;
 		this.#headCheckedAt = now;
 		this.counters.headChecks++;
