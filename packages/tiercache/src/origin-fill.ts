@@ -91,7 +91,7 @@ export class OriginFill<E extends HonoEnv, Db extends AnyD1Db> {
 		const entry: Entry = {
 			status: loaded.status,
 			body,
-			etag: await etagOf(body),
+			etag: etagOf(body),
 			tags: [...new Set(loaded.tags)],
 			...validateBy(loaded),
 			readSeq: readSeq ?? 0,

@@ -35,7 +35,7 @@ export class Responses {
 	): Promise<Response> {
 		if (!view || entry.status !== 200) return this.respondNow(c, policy, entry, outcomes, timings, now, preset);
 		const body = JSON.stringify(view(JSON.parse(entry.body)));
-		return this.respondNow(c, policy, entry, outcomes, timings, now, preset, body, await etagOf(body));
+		return this.respondNow(c, policy, entry, outcomes, timings, now, preset, body, etagOf(body));
 	}
 
 	/**

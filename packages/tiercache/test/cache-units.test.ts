@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type Entry, parseEntry } from "../src/entry.js";
+import { type Entry, etagOf, parseEntry } from "../src/entry.js";
 import {
 	CACHE_TAG_HEADER_LIMIT,
 	cacheStatus,
@@ -26,6 +26,24 @@ const entry = (body: string, extra: Partial<Entry> = {}): Entry => ({
 	staleIfError: 300,
 	loadMs: 5,
 	...extra,
+});
+
+describe("etagOf", () => {
+	it("is 64 bits of the body, the same for the same body and different for every near variant", () => {
+		const body = JSON.stringify({ data: { id: 7, name: "Chef knife", priceCents: 4999 } });
+		expect(etagOf(body)).toMatch(/^"[0-9a-f]{16}"$/);
+		expect(etagOf(body)).toBe(etagOf(`${body}`));
+		// Every one-character change, swap of neighbours and truncation: as many tags as distinct bodies.
+		const bodies = new Set([body]);
+		for (let i = 0; i < body.length; i++) {
+			bodies.add(body.slice(0, i) + String.fromCharCode(body.charCodeAt(i) ^ 1) + body.slice(i + 1));
+			bodies.add(body.slice(0, i) + body.slice(i + 1, i + 2) + body.slice(i, i + 1) + body.slice(i + 2));
+			bodies.add(body.slice(0, i));
+		}
+		expect(bodies.size).toBeGreaterThan(body.length * 2);
+		expect(new Set([...bodies].map(etagOf)).size).toBe(bodies.size);
+		expect(etagOf("")).not.toBe(etagOf(" "));
+	});
 });
 
 describe("MemoryLru", () => {
