@@ -40,6 +40,9 @@ import {
 } from "./types.js";
 import type { Background } from "./write-scope.js";
 
+/** For this long after KV last returned an entry, a memory miss reads the Cache API and KV together (ms). */
+const KV_TOGETHER_MS = 60_000;
+
 interface RequestScope<E extends HonoEnv> {
 	c: Context<E>;
 	env: E["Bindings"];
@@ -100,6 +103,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	readonly #versions = new WeakMap<Promise<string>, string>();
 	readonly #random: () => number;
 	readonly #now: () => number;
+	/** When KV last returned an entry to this isolate (see `KV_TOGETHER_MS`). */
+	#kvAnsweredAt = Number.NEGATIVE_INFINITY;
 	#lastWarning = new Map<string, number>();
 
 	constructor(options: TierCacheOptions<E, Db>) {
@@ -252,13 +257,19 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			(await this.clock.ensureFresh(this.#clockSource(scope.env), scope.waitUntil));
 		scope.clock = clock;
 		if (clock.waited) timings.push(["clock", clock.waitedMs]);
-		// Past memory, the remote tiers are probed together: a miss costs one
-		// round trip instead of two, a colo hit costs one spare KV read.
+		// Past memory, while KV has answered this isolate lately (a location
+		// warming up) the remote tiers are probed together: a miss costs one
+		// round trip instead of two, a colo hit one spare KV read. Otherwise
+		// (a warm location, where KV only serves the others) KV is read only
+		// after the Cache API missed.
 		const remote = new Map<TierName, Promise<Entry | undefined | null>>();
 		for (const tier of policy.tiers) {
 			const started = performance.now();
 			if (tier !== "memory" && remote.size === 0) {
-				for (const t of policy.tiers) if (t !== "memory") remote.set(t, this.#tiers.get(kv, t, key));
+				const together = this.#now() - this.#kvAnsweredAt < KV_TOGETHER_MS;
+				for (const t of policy.tiers) {
+					if (t !== "memory" && (together || t === tier)) remote.set(t, this.#tiers.get(kv, t, key));
+				}
 			}
 			const entry =
 				tier === "memory" ? this.memory.get(key) : await (remote.get(tier) ?? this.#tiers.get(kv, tier, key));
@@ -268,6 +279,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			timings.push([tier, performance.now() - started]);
 			const counters = this.stats.tiers[tier];
 			const now = this.#now();
+			if (tier === "kv" && entry) this.#kvAnsweredAt = now;
 			if (entry && !clock.available && valid !== false) {
 				// The clock cannot be read: an entry not known to be invalidated is
 				// served inside its stale-if-error window, marked; never beyond it.
