@@ -53,5 +53,15 @@ describe("reading KV on a memory miss", () => {
 		c.advance(60_000);
 		expect(cacheStatus(await c.request("/v1/products/2"))).toMatch(/tiercache-colo; hit/);
 		expect(counts.gets).toBe(4); // a minute on: the Cache API first again
+
+		// Location three: KV returns product 1, but invalidated since. That is no answer: the Cache API stays first.
+		await a.cache.invalidateTags(env, ["product:1"]);
+		const d = testApp({ ...options, cacheName: "kv-probe-three" });
+		d.clock.now = a.clock.now;
+		expect(cacheStatus(await d.request("/v1/products/1"))).toMatch(/tiercache-kv; fwd=miss; detail=invalidated/);
+		expect(counts.gets).toBe(5);
+		d.cache.memory.clear();
+		expect(cacheStatus(await d.request("/v1/products/1"))).toMatch(/tiercache-colo; hit/);
+		expect(counts.gets).toBe(5);
 	});
 });

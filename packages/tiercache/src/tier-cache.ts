@@ -40,7 +40,7 @@ import {
 } from "./types.js";
 import type { Background } from "./write-scope.js";
 
-/** For this long after KV last returned an entry, a memory miss reads the Cache API and KV together (ms). */
+/** For this long after KV last answered a request, a memory miss reads the Cache API and KV together (ms). */
 const KV_TOGETHER_MS = 60_000;
 
 interface RequestScope<E extends HonoEnv> {
@@ -103,7 +103,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	readonly #versions = new WeakMap<Promise<string>, string>();
 	readonly #random: () => number;
 	readonly #now: () => number;
-	/** When KV last returned an entry to this isolate (see `KV_TOGETHER_MS`). */
+	/** When KV last answered a request of this isolate with a fresh, valid entry (see `KV_TOGETHER_MS`). */
 	#kvAnsweredAt = Number.NEGATIVE_INFINITY;
 	#lastWarning = new Map<string, number>();
 
@@ -279,7 +279,6 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			timings.push([tier, performance.now() - started]);
 			const counters = this.stats.tiers[tier];
 			const now = this.#now();
-			if (tier === "kv" && entry) this.#kvAnsweredAt = now;
 			if (entry && !clock.available && valid !== false) {
 				// The clock cannot be read: an entry not known to be invalidated is
 				// served inside its stale-if-error window, marked; never beyond it.
@@ -314,6 +313,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				if (tier === "memory") this.memory.delete(key);
 				outcomes.push({ tier, kind: "invalid", stored: false });
 			} else if (isFresh(entry, now)) {
+				if (tier === "kv") this.#kvAnsweredAt = now;
 				counters.hits++;
 				outcomes.push({ tier, kind: "hit", ttl: ttlLeft(entry, now) });
 				if (tier === "memory") this.#admitToKv(scope, key, entry);
