@@ -290,6 +290,25 @@ export class InvalidationClock {
 	async announce(source: ClockSource, counter: number, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
 		const every = this.options.headCheckMs;
 		if (!source.writeHead || !source.readHead || !(counter > 0) || every <= 0) return;
+		// A hanging Cache API holds a write's answer at most `timeoutMs` (real time); the rest goes on in the background.
+		const head = { readHead: source.readHead.bind(source), writeHead: source.writeHead.bind(source) };
+		let timer: ReturnType<typeof setTimeout> | null = null;
+		const announced = this.#announce(source, head, counter, waitUntil, every);
+		waitUntil(announced);
+		await Promise.race([
+			announced,
+			new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.timeoutMs))),
+		]);
+		if (timer !== null) clearTimeout(timer);
+	}
+
+	async #announce(
+		source: ClockSource,
+		{ readHead, writeHead }: Required<Pick<ClockSource, "readHead" | "writeHead">>,
+		counter: number,
+		waitUntil: (p: Promise<unknown>) => void,
+		every: number,
+	): Promise<void> {
 		if (this.view.counter >= counter) {
 			// The write's own batch brought the view up to it: share that.
 			await source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {});
@@ -303,14 +322,14 @@ export class InvalidationClock {
 		}
 		this.counters.announcements++;
 		try {
-			const head = parseHead(await source.readHead());
-			if (!head || head.counter < counter) await source.writeHead({ counter, at: this.#now() });
+			const head = parseHead(await readHead());
+			if (!head || head.counter < counter) await writeHead({ counter, at: this.#now() });
 			for (let round = 0; round < 3; round++) {
 				await this.#sleep(every);
-				const back = parseHead(await source.readHead());
+				const back = parseHead(await readHead());
 				if (back && back.counter >= counter) return;
 				this.counters.reannouncements++;
-				await source.writeHead({ counter, at: this.#now() });
+				await writeHead({ counter, at: this.#now() });
 			}
 		} catch {
 			// The Cache API failing: the others learn at their refresh age.
@@ -334,8 +353,13 @@ export class InvalidationClock {
 		this.#headCheckedAt = now;
 		this.counters.headChecks++;
 		const look = (async () => {
-			const head = parseHead(await source.readHead?.().catch(() => undefined));
-			// Unreadable: the Cache API failing; the refresh age still bounds what is served.
+			const head = parseHead(
+				await withinMs(
+					source.readHead?.().catch(() => undefined),
+					this.options.headCheckMs,
+				),
+			);
+			// Unreadable or not answering within a period: the Cache API failing; the refresh age still bounds what is served.
 			if (!head || head.counter <= this.view.counter) {
 				this.#headKnownAt = Math.max(this.#headKnownAt, now);
 				return;
@@ -502,6 +526,16 @@ export class InvalidationClock {
 
 	#drawRefreshAt(): number {
 		return this.options.refreshAfterMs + this.#random() * this.options.jitterMs;
+	}
+}
+
+/** The promise's value, or undefined after `ms` of real time (a hanging Cache API must not hold requests). */
+async function withinMs<T>(promise: Promise<T> | undefined, ms: number): Promise<T | undefined> {
+	let timer: ReturnType<typeof setTimeout> | null = null;
+	try {
+		return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)))]);
+	} finally {
+		if (timer !== null) clearTimeout(timer);
 	}
 }
 
