@@ -35,21 +35,40 @@ describe("triggers bump every tag a change touches, in the change's transaction"
 			await bumps(
 				"INSERT INTO products (id, sku, slug, name, price_cents, category_id) VALUES (9, 'T-9', 't-9', 'Nine', 1, 2)",
 			),
-		).toEqual(["category:2", "product:9", "products"]);
+		).toEqual([
+			"category:2",
+			"product:9",
+			"products",
+			"products:order:created",
+			"products:order:name",
+			"products:order:price",
+			"products:order:rating",
+		]);
 		expect(await bumps("UPDATE products SET category_id = 2 WHERE id = 1")).toEqual([
 			"category:1",
 			"category:2",
 			"product:1",
 			"products",
 		]);
-		// A change that cannot reorder listings bumps the product only…
+		// A change that cannot reorder listings bumps the product only (a listing showing it carries its tag)…
 		expect(await bumps("UPDATE products SET stock = 77, description = 'new' WHERE id = 1")).toEqual(["product:1"]);
-		// …a change of a sort key bumps the listings too.
-		expect(await bumps("UPDATE products SET price_cents = 1 WHERE id = 1")).toEqual(["product:1", "products"]);
+		// …a change of a sort key bumps the order of the listings sorted by it, not the others.
+		expect(await bumps("UPDATE products SET price_cents = 1 WHERE id = 1")).toEqual([
+			"product:1",
+			"products:order:price",
+		]);
+		expect(await bumps("UPDATE products SET name = 'One, renamed' WHERE id = 1")).toEqual([
+			"product:1",
+			"products:order:name",
+		]);
 		expect(await bumps("DELETE FROM products WHERE id = 1")).toEqual([
 			"category:2",
 			"product:1",
 			"products",
+			"products:order:created",
+			"products:order:name",
+			"products:order:price",
+			"products:order:rating",
 			"reviews:product:1",
 		]);
 	});
@@ -103,14 +122,34 @@ describe("writes behind the API's back (wrangler d1 execute)", () => {
 		}
 	});
 
+	it("a rename reloads the listings that show the product and those sorted by name, and no other", async () => {
+		const a = testApp();
+		const listings = [
+			"/v1/products?category=kitchen",
+			"/v1/products?category=garden",
+			"/v1/products?category=garden&sort=name",
+		];
+		for (const path of listings) await a.request(path);
+		for (const path of listings) expect(cacheStatus(await a.request(path))).toMatch(/memory; hit/);
+		await env.DB.exec("UPDATE products SET name = 'Cast iron pan, renamed' WHERE id = 1");
+		a.advance(1_000); // raw SQL: the view learns it at its refresh age
+		const [kitchen, garden, gardenByName] = await Promise.all(listings.map((path) => a.request(path)));
+		expect(cacheStatus(kitchen as Response)).toMatch(/memory; fwd=miss; detail=invalidated/); // shows product 1
+		expect(await (kitchen as Response).text()).toContain("Cast iron pan, renamed");
+		expect(cacheStatus(garden as Response)).toMatch(/memory; hit/); // newest first, without product 1
+		expect(cacheStatus(gardenByName as Response)).toMatch(/memory; fwd=miss; detail=invalidated/); // ordered by name
+	});
+
 	it("are handed to the edge purge by the cron, which marks them handled", async () => {
 		const purged: PurgeTarget[] = [];
 		const a = testApp({ shareKeys: true, purge: async (_, target) => void purged.push(target) });
 		await env.DB.exec("UPDATE products SET name = 'Renamed by SQL' WHERE id = 2");
 		const swept = await a.cache.sweep(env);
-		expect(swept).toEqual({ tags: 2, everything: false }); // product:2 and products (a name is a sort key)
+		expect(swept).toEqual({ tags: 2, everything: false }); // product:2 and products:order:name (a name is a sort key)
 		expect(purged).toHaveLength(1);
-		expect((purged[0] as { tags: string[] }).tags).toEqual(expect.arrayContaining(["product:2", "products"]));
+		expect((purged[0] as { tags: string[] }).tags).toEqual(
+			expect.arrayContaining(["product:2", "products:order:name"]),
+		);
 		const unhandled = await env.DB.prepare("SELECT count(*) AS n FROM cache_tag_seq WHERE seq > handled_seq").first<{
 			n: number;
 		}>();

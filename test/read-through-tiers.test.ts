@@ -118,8 +118,8 @@ describe("headers on cacheable answers", () => {
 		);
 		// Fastly takes Surrogate-Control before Cache-Control (it reads no CDN-Cache-Control).
 		expect(res.headers.get("Surrogate-Control")).toBe(res.headers.get("CDN-Cache-Control"));
-		expect(res.headers.get("Cache-Tag")).toBe("products,category:1,product:2,product:1");
-		expect(res.headers.get("Surrogate-Key")).toBe("products category:1 product:2 product:1");
+		expect(res.headers.get("Cache-Tag")).toBe("products,products:order:created,category:1,product:2,product:1");
+		expect(res.headers.get("Surrogate-Key")).toBe("products products:order:created category:1 product:2 product:1");
 		expect(res.headers.get("ETag")).toMatch(/^"[0-9a-f]{16}"$/);
 		expect(res.headers.get("Vary")).toBeNull();
 	});

@@ -67,7 +67,7 @@ describe("GET /v1/products", () => {
 		const body = (await res.json()) as { data: { id: number }[]; page: number; limit: number; next: number | null };
 		expect(body.data.map((p) => p.id)).toEqual([3, 2]);
 		expect(body).toMatchObject({ page: 1, limit: 2, next: 2 });
-		expect(res.headers.get("Cache-Tag")).toBe("products,product:3,product:2");
+		expect(res.headers.get("Cache-Tag")).toBe("products,products:order:created,product:3,product:2");
 	});
 
 	it("filters by category slug and tags the category", async () => {
@@ -75,7 +75,7 @@ describe("GET /v1/products", () => {
 		const body = (await res.json()) as { data: { id: number }[]; next: number | null };
 		expect(body.data.map((p) => p.id)).toEqual([2, 1]);
 		expect(body.next).toBeNull();
-		expect(res.headers.get("Cache-Tag")).toBe("products,category:1,product:2,product:1");
+		expect(res.headers.get("Cache-Tag")).toBe("products,products:order:price,category:1,product:2,product:1");
 	});
 
 	it("404s for an unknown category", async () => {

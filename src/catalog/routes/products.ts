@@ -37,7 +37,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 				return cache.read(c, policies.products, async (origin) => {
 					if (query.category === undefined) {
 						const [rows] = await origin.batch([listProducts(origin.db, query)]);
-						return productPage(rows, query, [tags.products]);
+						return productPage(rows, query, [tags.products, tags.productsOrder(query.sort)]);
 					}
 					const [[category], rows] = await origin.batch([
 						categoryBySlug(origin.db, query.category),
@@ -50,7 +50,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 							tags: [tags.categories, tags.products],
 						};
 					}
-					return productPage(rows, query, [tags.products, tags.category(category.id)]);
+					return productPage(rows, query, [tags.products, tags.productsOrder(query.sort), tags.category(category.id)]);
 				});
 			},
 		)

@@ -77,7 +77,7 @@ export function reviewRoutes({ cache, policies }: CatalogDeps) {
 				});
 				if (!written) throw new ApiError(404, `no product with id ${id}`);
 				// The rating summary changed too, which can reorder rating-sorted listings.
-				const changed = [tags.product(id), tags.productReviews(id), tags.products];
+				const changed = [tags.product(id), tags.productReviews(id), tags.productsOrder("rating")];
 				await cache.afterWrite(c.env, changed, writeScope(c));
 				c.header("Location", `/v1/products/${id}/reviews`);
 				return c.json({ data: presentReview(written.review) }, 201);
