@@ -559,6 +559,8 @@ async function openLoop(ctx, { rateRps, seconds, from }) {
 	const phase = newPhase();
 	ctx.phase = phase;
 	const latency = createLatencyHistogram();
+	// Reads alone too: every variant's writes go through tiercache's admin API and wait for their location.
+	const readLatency = createLatencyHistogram();
 	const staleBefore = ctx.stale.counts();
 	const statsBefore = await benchStats(ctx);
 	const cpuBefore = cpuOf(ctx.pids);
@@ -566,7 +568,10 @@ async function openLoop(ctx, { rateRps, seconds, from }) {
 		rateRps,
 		seconds,
 		graceMs: config.openLoopGraceMs,
-		record: (ms) => latency.recordMs(ms),
+		record: (ms, i) => {
+			latency.recordMs(ms);
+			if (openWorkload.at(from + i).kind !== "write") readLatency.recordMs(ms);
+		},
 		send: (i, signal) => perform(ctx, openWorkload.at(from + i), signal),
 	});
 	const cpuAfter = cpuOf(ctx.pids);
@@ -578,6 +583,8 @@ async function openLoop(ctx, { rateRps, seconds, from }) {
 		p99Ms: round(latency.percentileMs(99)),
 		p999Ms: round(latency.percentileMs(99.9)),
 		maxMs: round(latency.percentileMs(100)),
+		readP99Ms: round(readLatency.percentileMs(99)),
+		readP999Ms: round(readLatency.percentileMs(99.9)),
 		sent: result.sent,
 		completed: result.completed,
 		timedOut: result.timedOut,

@@ -240,13 +240,17 @@ describe("open loop", () => {
 	it("gives up on requests still unanswered after the grace period and counts them", async () => {
 		const time = fakeTime();
 		const recorded: number[] = [];
+		const indexes: number[] = [];
 		const result = await runOpenLoop({
 			rateRps: 10,
 			seconds: 1,
 			graceMs: 500,
 			now: time.now,
 			sleep: time.sleep,
-			record: (ms) => recorded.push(ms),
+			record: (ms, i) => {
+				recorded.push(ms);
+				indexes.push(i);
+			},
 			send: async (i, signal) => {
 				if (i === 3) {
 					await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
@@ -257,8 +261,11 @@ describe("open loop", () => {
 		});
 		expect(result).toMatchObject({ sent: 10, completed: 9, timedOut: 1 });
 		expect(recorded).toHaveLength(10);
+		// Each latency comes with its request's index; the one given up on is recorded last.
+		expect([...indexes].sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+		expect(indexes.at(-1)).toBe(3);
 		// Intended at 300 ms; the last intended send is at 900 ms, plus 500 ms of grace.
-		expect(Math.max(...recorded)).toBeGreaterThanOrEqual(1_100);
+		expect(recorded.at(-1)).toBeGreaterThanOrEqual(1_100);
 		expect(requestCount(10, 1)).toBe(10);
 	});
 });

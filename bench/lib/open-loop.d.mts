@@ -4,7 +4,7 @@ export function runOpenLoop(options: {
 	rateRps: number;
 	seconds: number;
 	send: (i: number, signal: AbortSignal) => Promise<boolean>;
-	record: (ms: number) => void;
+	record: (ms: number, i: number) => void;
 	graceMs?: number;
 	now?: () => number;
 	sleep?: (ms: number) => Promise<void>;

@@ -18,7 +18,8 @@ export function requestCount(rateRps, seconds) {
  * performs the i-th and resolves true when it was answered correctly.
  * Requests still unanswered `graceMs` after the last intended send are
  * aborted and counted as timed out, with their latency so far (a lower
- * bound). `record(ms)` receives every latency, from the intended send time.
+ * bound). `record(ms, i)` receives every latency, from the intended send time,
+ * with the request's index.
  */
 export async function runOpenLoop({
 	rateRps,
@@ -51,13 +52,13 @@ export async function runOpenLoop({
 						if (controller.signal.aborted) return;
 						completed++;
 						if (!ok) errors++;
-						record(now() - intended);
+						record(now() - intended, i);
 					},
 					() => {
 						if (controller.signal.aborted) return;
 						completed++;
 						errors++;
-						record(now() - intended);
+						record(now() - intended, i);
 					},
 				)
 				.finally(() => pending.delete(i));
@@ -72,7 +73,7 @@ export async function runOpenLoop({
 	for (const [i, p] of pending) {
 		p.controller.abort();
 		timedOut++;
-		record(now() - p.intended);
+		record(now() - p.intended, i);
 		pending.delete(i);
 	}
 	const elapsedS = (now() - t0) / 1000;
