@@ -208,8 +208,7 @@ export class InvalidationClock {
 	 */
 	async ensureFresh(source: ClockSource, waitUntil: (p: Promise<unknown>) => void): Promise<ClockState> {
 		if (this.stateNow(() => source, waitUntil)) return FRESH;
-		// A source without announcements: nothing to look at, ever (the refresh age bounds what is served).
-		if (!source.readHead) this.#headKnownAt = Number.POSITIVE_INFINITY;
+		this.#withoutAnnouncements(source);
 		const started = performance.now();
 		let waited = false;
 		// Each round waits for one refresh or one look; a failing or slow clock ends the rounds.
@@ -343,9 +342,7 @@ export class InvalidationClock {
 	 * else D1).
 	 */
 	#lookAtHead(source: ClockSource, waitUntil: (p: Promise<unknown>) => void, now: number): void {
-		if (!source.readHead) {
-			// A source without announcements: nothing to look at, ever (the refresh age bounds what is served).
-			this.#headKnownAt = Number.POSITIVE_INFINITY;
+		if (this.#withoutAnnouncements(source)) {
 			this.#wake();
 			return;
 		}
@@ -375,6 +372,13 @@ export class InvalidationClock {
 		});
 		this.#headCheck = look;
 		waitUntil(look);
+	}
+
+	/** A source without announcements has nothing to look at, ever: the refresh age alone bounds what is served. */
+	#withoutAnnouncements(source: ClockSource): boolean {
+		if (source.readHead) return false;
+		this.#headKnownAt = Number.POSITIVE_INFINITY;
+		return true;
 	}
 
 	/** The view must reach `counter`; reaching it makes every announcement before `knownAt` known. */

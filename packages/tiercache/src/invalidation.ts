@@ -121,11 +121,11 @@ export class Invalidations<E extends HonoEnv> {
 			d1.prepare(SEQ_SQL.readTags).bind(JSON.stringify(unique)),
 			...clock.statements,
 		]);
-		const rows = { results: (tagRows?.results ?? []) as { tag: string; seq: number; handled_seq: number }[] };
-		this.#clock.note(new Map(rows.results.map((r) => [r.tag, Number(r.seq)])));
+		const rows = (tagRows?.results ?? []) as { tag: string; seq: number; handled_seq: number }[];
+		this.#clock.note(new Map(rows.map((r) => [r.tag, Number(r.seq)])));
 		clock.take(clockResults);
 		// Only bumps nobody has handled yet (this write's, normally) are purged and re-warmed.
-		const unhandled = rows.results.filter((r) => Number(r.seq) > Number(r.handled_seq));
+		const unhandled = rows.filter((r) => Number(r.seq) > Number(r.handled_seq));
 		if (unhandled.length === 0) return;
 		await this.#propagate(env, new Map(unhandled.map((r) => [r.tag, Number(r.seq)])), 0, "write", background);
 	}
