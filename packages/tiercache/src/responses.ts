@@ -4,6 +4,20 @@ import { cacheStatus, edgeTags, etagMatches, serverTiming, type TierOutcome } fr
 import type { CachePolicy } from "./policy.js";
 import type { CacheStats } from "./stats.js";
 
+/** Every header an answer sets itself (lowercase, as Headers iterates them): a preset one of these is dropped. */
+const OWN_HEADERS: ReadonlySet<string> = new Set([
+	"content-type",
+	"etag",
+	"cache-control",
+	"cdn-cache-control",
+	"surrogate-control",
+	"cloudflare-cdn-cache-control",
+	"cache-tag",
+	"surrogate-key",
+	"cache-status",
+	"server-timing",
+]);
+
 /**
  * The answer of a cached read: the body (or a view of it), `ETag` and 304,
  * the browser and CDN cache headers, surrogate keys, `Cache-Status` and
@@ -18,6 +32,8 @@ export class Responses {
 	 * (hits copy them in one call instead of setting each).
 	 */
 	readonly #fixed = new WeakMap<Entry, { policy: CachePolicy; cdnMaxAge: number; headers: Headers }>();
+	/** The same for a memory hit, with its Cache-Status and Server-Timing. */
+	readonly #memoryHits = new WeakMap<Entry, { policy: CachePolicy; ttl: number; headers: Headers }>();
 
 	constructor(stats: CacheStats) {
 		this.#stats = stats;
@@ -62,17 +78,51 @@ export class Responses {
 			fixed = { policy, cdnMaxAge, headers: this.#fixedHeaders(policy, entry, etag, cdnMaxAge) };
 			this.#fixed.set(entry, fixed);
 		}
+		return this.#answer(c, entry, fixed.headers, preset, body, etag, cacheStatus(outcomes), serverTiming(timings));
+	}
+
+	/**
+	 * A fresh entry's answer from memory: all its headers, `Cache-Status` and
+	 * `Server-Timing` too, are built once per entry and second of freshness
+	 * left (a synchronous look-up takes 0 ms by the Workers clock, which
+	 * advances only with I/O; any other duration is set on the copy).
+	 */
+	memoryHit(c: Context, policy: CachePolicy, entry: Entry, now: number, preset: Headers, elapsedMs: number): Response {
+		const ttl = ttlLeft(entry, now);
+		let hit = this.#memoryHits.get(entry);
+		if (hit?.policy !== policy || hit.ttl !== ttl) {
+			const headers = this.#fixedHeaders(policy, entry, entry.etag, Math.max(0, ttl));
+			headers.set("Cache-Status", cacheStatus([{ tier: "memory", kind: "hit", ttl }]));
+			headers.set("Server-Timing", serverTiming([["memory", 0]]));
+			hit = { policy, ttl, headers };
+			this.#memoryHits.set(entry, hit);
+		}
+		const timing = Math.round(elapsedMs * 100) === 0 ? undefined : serverTiming([["memory", elapsedMs]]);
+		return this.#answer(c, entry, hit.headers, preset, entry.body, entry.etag, undefined, timing);
+	}
+
+	/** The response over an entry's prebuilt headers, with the per-request ones set on the copy and `preset` merged. */
+	#answer(
+		c: Context,
+		entry: Entry,
+		fixed: Headers,
+		preset: Headers | undefined,
+		body: string,
+		etag: string,
+		status: string | undefined,
+		timing: string | undefined,
+	): Response {
 		const notModified = entry.status !== 404 && etagMatches(c.req.header("If-None-Match"), etag);
 		// The fixed headers are copied once, by the constructor; the rest is set on the copy.
 		const response = notModified
-			? new Response(null, { status: 304, headers: fixed.headers })
-			: new Response(body, { status: entry.status, headers: fixed.headers });
+			? new Response(null, { status: 304, headers: fixed })
+			: new Response(body, { status: entry.status, headers: fixed });
 		const headers = response.headers;
-		headers.set("Cache-Status", cacheStatus(outcomes));
-		headers.set("Server-Timing", serverTiming(timings));
+		if (status !== undefined) headers.set("Cache-Status", status);
+		if (timing !== undefined) headers.set("Server-Timing", timing);
 		if (preset) {
 			// The cache's own headers (all set by now) win over any set before.
-			for (const [name, value] of preset) if (!headers.has(name)) headers.append(name, value);
+			for (const [name, value] of preset) if (!OWN_HEADERS.has(name)) headers.append(name, value);
 		}
 		if (notModified) {
 			this.#stats.notModified++;

@@ -172,30 +172,27 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		if (!entry || this.#validAt.get(entry) !== this.clock.view.generation) return undefined;
 		const now = this.#now();
 		if (!isFresh(entry, now)) return undefined;
-		const scope = this.#scope(c, options, preset);
-		const clock = this.clock.stateNow(() => this.#clockSource(scope.env), scope.waitUntil);
+		const clock = this.clock.stateNow(
+			() => this.#clockSource(c.env),
+			(promise) => this.#waitUntil(c, promise),
+		);
 		if (!clock) return undefined;
-		scope.clock = clock;
-		scope.request = request;
 		this.memory.get(request.key); // most recently used
 		this.stats.requests++;
 		this.stats.tiers.memory.hits++;
-		this.#admitToKv(scope, request.key, entry);
-		const outcomes: TierOutcome[] = [{ tier: "memory", kind: "hit", ttl: ttlLeft(entry, now) }];
-		if (shouldRefreshEarly(entry, policy, now, this.#random)) {
-			this.stats.origin.earlyRefreshes++;
-			this.#refreshInBackground(scope, policy, request.key, load);
+		const refresh = shouldRefreshEarly(entry, policy, now, this.#random);
+		if (refresh || this.#kvPending.has(entry)) {
+			const scope = this.#scope(c, options, preset);
+			scope.clock = clock;
+			scope.request = request;
+			this.#admitToKv(scope, request.key, entry);
+			if (refresh) {
+				this.stats.origin.earlyRefreshes++;
+				this.#refreshInBackground(scope, policy, request.key, load);
+			}
 		}
 		if (!request.rewarm) this.hotKeys.record(request.key, request.path, validationTags(entry));
-		return this.#responses.respondNow(
-			c,
-			policy,
-			entry,
-			outcomes,
-			[["memory", performance.now() - started]],
-			now,
-			preset,
-		);
+		return this.#responses.memoryHit(c, policy, entry, now, preset, performance.now() - started);
 	}
 
 	/** A second request for an entry not yet in KV (`kvAdmission: "second-request"`): it is written now. */
@@ -217,16 +214,18 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			c,
 			env: c.env,
 			preset,
-			waitUntil: (promise) => {
-				const settled = promise.catch((err) => this.#warn("background", err));
-				try {
-					c.executionCtx.waitUntil(settled);
-				} catch {
-					// No execution context (e.g. `app.request` in a script): the work still runs.
-				}
-			},
+			waitUntil: (promise) => this.#waitUntil(c, promise),
 			view: options.view,
 		};
+	}
+
+	#waitUntil(c: Context<E>, promise: Promise<unknown>): void {
+		const settled = promise.catch((err) => this.#warn("background", err));
+		try {
+			c.executionCtx.waitUntil(settled);
+		} catch {
+			// No execution context (e.g. `app.request` in a script): the work still runs.
+		}
 	}
 
 	async #serve<L extends Loaded>(

@@ -12,8 +12,9 @@ import { createTierCache } from "../src/tier-cache.js";
 const pages = sqliteTable("hit_pages", { id: integer("id").primaryKey(), text: text("text").notNull() });
 type Bindings = { DB: D1Database; CACHE_KV: KVNamespace };
 
-function pagesApp(name: string, version: () => string | Promise<string> = () => name) {
+function pagesApp(name: string, version: () => string | Promise<string> = () => name, now?: () => number) {
 	const cache = createTierCache<{ Bindings: Bindings }, ReturnType<typeof drizzle>>({
+		now,
 		database: (e) => e.DB,
 		kv: (e) => e.CACHE_KV,
 		createDb: (d1) => drizzle(d1),
@@ -135,6 +136,32 @@ describe("a memory hit", () => {
 		expect(typed.headers.get("Content-Type")).toBe("application/json");
 		expect(typed.headers.get("X-Request-Id")).toBeNull();
 		expect(notModified.headers.get("Content-Type")).toBeNull();
+		expect(p.cache.stats.origin.loads).toBe(1);
+	});
+
+	it("says the freshness left at each second, and each answer's headers are its own", async () => {
+		let at = Math.ceil(Date.now() / 1000) * 1000; // stored on a whole second: 60 s left
+		const p = pagesApp("hit-seconds", undefined, () => at);
+		p.preset.header = ["X-Request-Id", "r-1"];
+		await p.request("/pages/1");
+		await p.request("/pages/1");
+		const first = await p.request("/pages/1");
+		const ttl = 60;
+		expect(first.headers.get("Cache-Status")).toBe(`tiercache-memory; hit; ttl=${ttl}`);
+		first.headers.set("Cache-Tag", "changed");
+		p.preset.header = ["X-Request-Id", "r-2"];
+		const same = await p.request("/pages/1");
+		expect(same.headers.get("Cache-Status")).toBe(`tiercache-memory; hit; ttl=${ttl}`);
+		expect(same.headers.get("Cache-Tag")).toBe("page:1");
+		expect(same.headers.get("X-Request-Id")).toBe("r-2");
+		at += 400;
+		// Knowledge of the location's announcements is now 400 ms old: this read waits for a look, the next need not.
+		expect((await p.request("/pages/1")).headers.get("Server-Timing")).toMatch(/^clock;dur=[\d.]+, memory;dur=/);
+		const later = await p.request("/pages/1");
+		expect(later.headers.get("Cache-Status")).toBe(`tiercache-memory; hit; ttl=${ttl - 1}`);
+		expect(later.headers.get("CDN-Cache-Control")).toMatch(new RegExp(`^max-age=${ttl - 1},`));
+		expect(later.headers.get("Server-Timing")).toBe("memory;dur=0");
+		expect(p.cache.stats.tiers.memory.hits).toBe(5);
 		expect(p.cache.stats.origin.loads).toBe(1);
 	});
 
