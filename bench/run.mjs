@@ -89,6 +89,8 @@ const config = {
 	hitPathS: args.quick ? 1.5 : 5,
 	// The hit path's CPU per request is measured at this fixed rate, the same for every variant.
 	hitPathRateRps: 2_000,
+	// The CPU per request at that rate: long enough that one run's ratio is steady (at 1.5 s it moved 1.1–2.0×).
+	hitPathRateS: args.quick ? 4 : 10,
 	// Open loop: fixed arrival rates (req/s), the same for every variant.
 	openLoopS: args.quick ? 3 : 10,
 	openLoopRates: args["open-rates"].split(",").map((r) => number("open-rates", r, 1, 100_000)),
@@ -531,7 +533,7 @@ async function hitPath(ctx, seconds = config.hitPathS) {
 	const cpuFixedBefore = cpuOf(ctx.pids);
 	const atRate = await runOpenLoop({
 		rateRps: config.hitPathRateRps,
-		seconds,
+		seconds: config.hitPathRateS,
 		graceMs: config.openLoopGraceMs,
 		record: (ms) => fixed.recordMs(ms),
 		send: (i) => get(i),
@@ -552,6 +554,22 @@ async function hitPath(ctx, seconds = config.hitPathS) {
 		},
 		errors: errors + atRate.errors,
 	};
+}
+
+/** Runs `measure` with app-floor answering with the contract's headers on every isolate (bench/worker.ts). */
+async function withFloorHeaders(ctx, measure) {
+	const toggle = async (on) => {
+		for (const client of Object.values(ctx.clients)) {
+			const res = await client.request(`/__bench/floor-headers?on=${on ? 1 : 0}`, { method: "POST" });
+			if (res.status !== 200) throw new Error(`/__bench/floor-headers answered ${res.status}`);
+		}
+	};
+	await toggle(true);
+	try {
+		return await measure();
+	} finally {
+		await toggle(false);
+	}
 }
 
 /** Open loop at a fixed rate over the open-loop sequence from `from`. */
@@ -670,6 +688,8 @@ for (const variant of variants) {
 	}
 	// d1-direct has no hit path: every read is an origin load.
 	const hits = variant === "d1-direct" ? null : await hitPath(ctx);
+	// app-floor again, answering with the contract's headers: what they cost apart from the engine.
+	const floorWithHeaders = variant === "app-floor" ? await withFloorHeaders(ctx, () => hitPath(ctx)) : null;
 	const connectionRetries = Object.values(clients).reduce((n, client) => n + client.retries, 0);
 	for (const client of Object.values(clients)) client.close();
 	await mf.dispose();
@@ -699,6 +719,16 @@ for (const variant of variants) {
 		// CPU per request on the hit path at a fixed rate (config.hitPathRateRps), and at the closed loop's maximum.
 		hitPathCpuUsPerRequest: hits?.cpuUsPerRequest ?? null,
 		hitPathCpuUsPerRequestAtMax: hits?.cpuUsPerRequestAtMax ?? null,
+		...(floorWithHeaders
+			? {
+					hitPathWithContractHeaders: {
+						cpuUsPerRequest: floorWithHeaders.cpuUsPerRequest,
+						cpuUsPerRequestAtMax: floorWithHeaders.cpuUsPerRequestAtMax,
+						rps: floorWithHeaders.rps,
+						errors: floorWithHeaders.errors,
+					},
+				}
+			: {}),
 		hitPathAtRate: hits?.atRate ?? null,
 		hitPathErrors: hits?.errors ?? null,
 		staleMaxLagMs: Object.fromEntries(Object.entries(ctx.stale.maxLagMs).map(([k, v]) => [k, round(v)])),

@@ -40,10 +40,16 @@ const tiercache = createApp({ cacheOptions: { kv: (env) => benchKv(env as BenchE
 
 // app-floor: the same Hono app, middleware, routes and validators, whose
 // routes answer a constant body of a product answer's size instead of asking
-// the engine: what tiercache costs above it is the engine's own cost.
+// the engine: what tiercache costs above it is the engine's own cost. With
+// /__bench/floor-headers on, it answers with the headers the contract asks of
+// a cached answer too (those of a product page's memory hit, set as a Hono
+// handler sets them): what they cost, whoever sends them.
 const floor = createApp();
+let floorHeaders = false;
 (floor.cache as unknown as { read: (c: Context) => Response }).read = (c) =>
-	c.body(CONSTANT_BODY, 200, { "Content-Type": "application/json" });
+	floorHeaders
+		? c.body(CONSTANT_BODY, 200, CONTRACT_HEADERS)
+		: c.body(CONSTANT_BODY, 200, { "Content-Type": "application/json" });
 
 const counters = { reads: 0, originLoads: 0, kvWrites: 0, hits: { memory: 0, colo: 0, kv: 0 } };
 const queue = { batches: 0, running: 0, rewarmed: 0 };
@@ -64,6 +70,19 @@ const CONSTANT_BODY = JSON.stringify({
 		updatedAt: "2025-02-10T11:25:14.148Z",
 	},
 });
+
+const CONTRACT_HEADERS = {
+	"Content-Type": "application/json",
+	ETag: '"4c1782232a3cd19e"',
+	"Cache-Control": "public, max-age=0",
+	"CDN-Cache-Control": "max-age=119, stale-while-revalidate=30, stale-if-error=300",
+	"Surrogate-Control": "max-age=119, stale-while-revalidate=30, stale-if-error=300",
+	"Cloudflare-CDN-Cache-Control": "max-age=119, stale-while-revalidate=30, stale-if-error=300",
+	"Cache-Tag": "product:7,category:18",
+	"Surrogate-Key": "product:7 category:18",
+	"Cache-Status": "tiercache-memory; hit; ttl=119",
+	"Server-Timing": "memory;dur=0",
+};
 
 const json = (body: string, status = 200) =>
 	new Response(body, { status, headers: { "Content-Type": "application/json" } });
@@ -159,6 +178,10 @@ export default {
 		const url = new URL(request.url);
 		const variant = env.BENCH_VARIANT ?? "tiercache";
 		if (url.pathname === "/__bench/stats") return Response.json({ variant, ...stats(variant) });
+		if (url.pathname === "/__bench/floor-headers" && request.method === "POST") {
+			floorHeaders = url.searchParams.get("on") === "1";
+			return Response.json({ floorHeaders });
+		}
 		if (url.pathname === "/__bench/kv-backdate" && request.method === "POST") {
 			kvBackdateMs = Number(url.searchParams.get("ms") ?? 0) || 0;
 			return Response.json({ kvBackdateMs });

@@ -309,7 +309,12 @@ describe("the report", () => {
 				isolates: ["a", "b"],
 				hitPathRateRps: 2000,
 			},
-			variants: { constant: v(100), "app-floor": v(90), "hono-cache": v(40), tiercache: v(50) },
+			variants: {
+				constant: v(100),
+				"app-floor": { ...v(90), hitPathWithContractHeaders: { cpuUsPerRequest: 63, cpuUsPerRequestAtMax: 50 } },
+				"hono-cache": v(40),
+				tiercache: v(50),
+			},
 			cold: { tiercache: { ...v(20), seconds: 3 } },
 			openLoop: {
 				rateRps: 500,
@@ -348,6 +353,9 @@ describe("the report", () => {
 		expect(table).toMatch(/^app-floor\s+90\s/m);
 		expect(table).toMatch(/^tiercache\s+50\s/m);
 		expect(table).toMatch(/^tiercache\s+100\s.*\s66\s+1\.1$/m); // hit path: 66 µs = 1.1 × app-floor's 60
+		expect(table).toContain(
+			"app-floor answering with the contract's headers: 63 CPU µs/req (1.05× app-floor); tiercache 1.05× that",
+		);
 		expect(table).toContain("open loop at 1000 req/s (10 % of the constant's steady throughput)");
 		expect(table).toContain("tiercache origin loads by cause (steady state): cold 10, expired 0, invalidated 5");
 		expect(table).toContain("64 concurrent cold requests for one key -> 1 origin load(s)");

@@ -80,6 +80,17 @@ export function renderTable(results) {
 					`${pad(ratio(v.hitPathCpuUsPerRequest, floor?.hitPathCpuUsPerRequest), 16)}`,
 			);
 		}
+		const withHeaders = floor?.hitPathWithContractHeaders;
+		const tiercache = results.variants.tiercache;
+		if (withHeaders?.cpuUsPerRequest != null) {
+			lines.push(
+				`app-floor answering with the contract's headers: ${withHeaders.cpuUsPerRequest} CPU µs/req ` +
+					`(${ratio(withHeaders.cpuUsPerRequest, floor.hitPathCpuUsPerRequest)}× app-floor)` +
+					(tiercache?.hitPathCpuUsPerRequest != null
+						? `; tiercache ${ratio(tiercache.hitPathCpuUsPerRequest, withHeaders.cpuUsPerRequest)}× that`
+						: ""),
+			);
+		}
 	}
 	for (const run of results.openLoop?.rates ?? []) {
 		lines.push(
