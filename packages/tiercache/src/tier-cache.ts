@@ -219,6 +219,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		};
 	}
 
+	/** Background work of a request: kept alive past the answer, its failure logged (never thrown). */
 	#waitUntil(c: Context<E>, promise: Promise<unknown>): void {
 		const settled = promise.catch((err) => this.#warn("background", err));
 		try {
