@@ -238,16 +238,17 @@ describe("several isolates at one location (the field's failure, made a test)", 
 			// The answer came headCheckMs after the announcement (the test's time: the write's wait moved a's clock).
 			expect(a.clock.now - started).toBe(headCheckMs);
 			b.clock.now = a.clock.now;
-			const d1Reads = b.cache.clock.counters.d1Reads;
+			const { d1Reads, sharedReads } = b.cache.clock.counters;
 			const after = await b.request(`/v1/products/${id}`);
 			if (headCheckMs) {
 				expect(await name(after)).toBe(renamed);
 				expect(cacheStatus(after)).toMatch(/memory; fwd=miss; detail=invalidated/);
 				expect(after.headers.get("Server-Timing")).toMatch(/^clock;dur=/);
 				expect(a.cache.clock.counters).toMatchObject({ announcements: 1, reannouncements: 0, headRefreshes: 0 });
-				expect(b.cache.clock.counters).toMatchObject({ headWaits: 1, headRefreshes: 1 });
-				// b took the view a published with its announcement: no D1 read of its own.
+				// b took the bumps a's announcement carried: no refresh, so no D1 read and no read of the shared view.
+				expect(b.cache.clock.counters).toMatchObject({ headWaits: 1, headTakes: 1, headRefreshes: 0 });
 				expect(b.cache.clock.counters.d1Reads).toBe(d1Reads);
+				expect(b.cache.clock.counters.sharedReads).toBe(sharedReads);
 				// Within three quarters of a period b serves on what it knows, without looking again.
 				const looks = b.cache.clock.counters.headChecks;
 				b.advance(70);
@@ -267,6 +268,57 @@ describe("several isolates at one location (the field's failure, made a test)", 
 				expect(await name(await b.request(`/v1/products/${id}`))).toBe(renamed);
 			}
 		}
+	});
+
+	it("an announcement carries the writer's last bumps: a look takes them when they join its view, else refreshes", async () => {
+		const cacheName = "head-carries";
+		const source = clockSource(env.DB, () => caches.open(cacheName));
+		const a = testApp({ shareKeys: true, cacheName });
+		const b = testApp({ shareKeys: true, cacheName });
+		b.clock.now = a.clock.now;
+		await b.request("/v1/products/3");
+		const counters = () => ({ ...b.cache.clock.counters });
+		// `replace` rewrites what a announced before b looks (undefined: left as a wrote it).
+		const round = async (tag: string, replace?: (counter: number) => unknown) => {
+			await a.cache.invalidateTags(env, [tag]);
+			const counter = a.cache.clock.view.counter;
+			if (replace) await source.writeHead?.(replace(counter) as never);
+			b.clock.now = a.clock.now;
+			b.advance(100);
+			const before = counters();
+			const res = await b.request("/v1/products/3");
+			expect(res.status).toBe(200);
+			expect(b.cache.clock.view.counter).toBe(counter);
+			const after = counters();
+			return {
+				takes: after.headTakes - before.headTakes,
+				refreshes: after.headRefreshes - before.headRefreshes,
+				reads: after.d1Reads + after.sharedReads - before.d1Reads - before.sharedReads,
+			};
+		};
+		expect(await round("carried:a")).toEqual({ takes: 1, refreshes: 0, reads: 0 });
+		// Bumps that start after what b covers (more invalidations than the head carries since b looked): a refresh.
+		const gap = (counter: number) => ({
+			counter,
+			at: a.clock.now,
+			increment: { from: counter, to: counter, floor: 0, readAt: a.clock.now, bumps: [] },
+		});
+		expect(await round("carried:b", gap)).toEqual({ takes: 0, refreshes: 1, reads: 1 });
+		// Malformed bumps, and bumps from a clock far ahead, are not taken either.
+		const malformed = (counter: number) => ({ counter, at: a.clock.now, increment: { from: "x" } });
+		expect(await round("carried:c", malformed)).toEqual({ takes: 0, refreshes: 1, reads: 1 });
+		const ahead = (counter: number) => ({
+			counter,
+			at: a.clock.now,
+			increment: { from: counter - 1, to: counter, floor: 0, readAt: a.clock.now + 60_000, bumps: [] },
+		});
+		expect(await round("carried:d", ahead)).toEqual({ takes: 0, refreshes: 1, reads: 1 });
+		// An announcement without bumps (an older writer's) is refreshed from, as before.
+		expect(await round("carried:e", (counter) => ({ counter, at: a.clock.now }))).toEqual({
+			takes: 0,
+			refreshes: 1,
+			reads: 1,
+		});
 	});
 
 	it("a Cache API that never answers about the announcement holds a write's answer at most the clock's timeoutMs", async () => {

@@ -35,6 +35,12 @@ export interface ClockDelta {
 export interface ClockHead {
 	counter: number;
 	at: number;
+	/**
+	 * The announcer's last bumps up to (at least) `counter`: an isolate whose
+	 * view reaches back to its `from` takes it from the look itself, without
+	 * a refresh (and so without making requests wait for one).
+	 */
+	increment?: ClockIncrement;
 }
 
 /** A short claim, shared per location, that one isolate is reading D1 for the others. */
@@ -112,6 +118,8 @@ export interface ClockCounters {
 	/** Looks at the location's announced counter, and refreshes they started (another isolate had invalidated). */
 	headChecks: number;
 	headRefreshes: number;
+	/** Looks that reached an announced counter with the bumps the announcement carried: no refresh, no wait. */
+	headTakes: number;
 	/** Requests that waited for a look at the announced counter, or for the refresh it started. */
 	headWaits: number;
 	/** Announcements this isolate made, and those it made again (read back lower: another isolate's landed over it). */
@@ -126,6 +134,14 @@ export interface ClockState {
 	waited: boolean;
 	waitedMs: number;
 }
+
+/**
+ * Bumps an announcement carries (the announcer's last ones): enough for an
+ * isolate that looks every three quarters of `headCheckMs` to join them to
+ * its view unless more tags than this were invalidated in between, small
+ * enough that every look stays cheap to read.
+ */
+const HEAD_BUMPS = 64;
 
 /** The state of a request that did not wait (one object for all: frozen, states are only read). */
 const FRESH: ClockState = Object.freeze({ available: true, waited: false, waitedMs: 0 });
@@ -150,6 +166,7 @@ export class InvalidationClock {
 		leaseDeferrals: 0,
 		headChecks: 0,
 		headRefreshes: 0,
+		headTakes: 0,
 		headWaits: 0,
 		announcements: 0,
 		reannouncements: 0,
@@ -322,17 +339,24 @@ export class InvalidationClock {
 		this.counters.announcements++;
 		try {
 			const head = parseHead(await readHead());
-			if (!head || head.counter < counter) await writeHead({ counter, at: this.#now() });
+			if (!head || head.counter < counter) await writeHead(this.#head(counter));
 			for (let round = 0; round < 3; round++) {
 				await this.#sleep(every);
 				const back = parseHead(await readHead());
 				if (back && back.counter >= counter) return;
 				this.counters.reannouncements++;
-				await writeHead({ counter, at: this.#now() });
+				await writeHead(this.#head(counter));
 			}
 		} catch {
 			// The Cache API failing: the others learn at their refresh age.
 		}
+	}
+
+	/** An announcement of `counter`, with the view's last bumps when the view has reached it. */
+	#head(counter: number): ClockHead {
+		const head: ClockHead = { counter, at: this.#now() };
+		if (this.view.ready && this.view.counter >= counter) head.increment = this.view.increment(HEAD_BUMPS);
+		return head;
 	}
 
 	/**
@@ -361,6 +385,7 @@ export class InvalidationClock {
 				this.#headKnownAt = Math.max(this.#headKnownAt, now);
 				return;
 			}
+			if (this.#takeHead(head, now)) return;
 			this.#want(head.counter, now);
 			if (!this.#running) {
 				this.counters.headRefreshes++;
@@ -378,6 +403,22 @@ export class InvalidationClock {
 	#withoutAnnouncements(source: ClockSource): boolean {
 		if (source.readHead) return false;
 		this.#headKnownAt = Number.POSITIVE_INFINITY;
+		return true;
+	}
+
+	/**
+	 * Brings the view up to an announced counter with the bumps the
+	 * announcement carried, when they join what the view covers (and do not
+	 * come from a skewed future); false to leave it to a refresh.
+	 */
+	#takeHead(head: ClockHead, now: number): boolean {
+		const increment = head.increment;
+		if (!increment || !this.view.ready || increment.readAt - now > this.options.skewToleranceMs) return false;
+		if (increment.from > this.view.counter || increment.to < head.counter) return false;
+		if (!this.view.apply({ ...increment, readAt: Math.min(increment.readAt, now) })) return false;
+		this.counters.headTakes++;
+		this.#headKnownAt = Math.max(this.#headKnownAt, now);
+		this.#settleWanted();
 		return true;
 	}
 
@@ -545,10 +586,12 @@ async function withinMs<T>(promise: Promise<T> | undefined, ms: number): Promise
 
 function parseHead(value: unknown): ClockHead | undefined {
 	if (typeof value !== "object" || value === null) return undefined;
-	const { counter, at } = value as Record<string, unknown>;
-	return typeof counter === "number" && Number.isSafeInteger(counter) && typeof at === "number" && Number.isFinite(at)
-		? { counter, at }
-		: undefined;
+	const { counter, at, increment } = value as Record<string, unknown>;
+	if (!(typeof counter === "number" && Number.isSafeInteger(counter) && typeof at === "number" && Number.isFinite(at)))
+		return undefined;
+	// Bumps that do not parse are left out: the look then falls back to a refresh.
+	const carried = increment === undefined ? undefined : parseIncrement(increment);
+	return carried ? { counter, at, increment: carried } : { counter, at };
 }
 
 function parseLease(value: unknown): ClockLease | undefined {

@@ -93,6 +93,9 @@ const CacheStats = z
 				headRefreshes: z
 					.number()
 					.openapi({ description: "Refreshes started because an announced counter was ahead of the view" }),
+				headTakes: z.number().openapi({
+					description: "Looks that reached an announced counter with the bumps it carried, without a refresh",
+				}),
 				headWaits: z.number().openapi({
 					description: "Requests that waited for a look at the announced counter, or for the refresh it started",
 				}),
