@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench -- [--quick] [--duration S] [--connections N] [--origin-delay MS] [--write-ratio R]
 //                  [--warmup-requests N] [--steady-requests N] [--open-rates R1,R2] [--variants a,b] [--json FILE]
-// Runs one seeded workload against six variants of the Worker on the local
+// Runs one seeded workload against seven variants of the Worker on the local
 // runtime (Miniflare), each as two isolates of one location on its own copy of
 // the same seeded D1: a cold phase, the steady state (closed loop), open loop
 // at two fixed rates, and the hit path, with the Worker process's CPU time per
@@ -28,7 +28,7 @@ import { createRandom } from "./lib/zipf.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
-const VARIANTS = ["constant", "app-floor", "d1-direct", "hono-cache", "kv-only", "tiercache"];
+const VARIANTS = ["constant", "app-floor", "d1-direct", "hono-cache", "kv-only", "kv-in-app", "tiercache"];
 const DB_ID = "00000000-0000-4000-8000-000000000000";
 const ADMIN_TOKEN = "bench-admin-token";
 const WEBHOOK_SECRET = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQtZm9yLXRpZXJjYWNoZQ==";
@@ -780,7 +780,7 @@ async function singleStats(base) {
 	return (await fetch(`${base}/__bench/stats`)).json();
 }
 
-/** Which tier answered (fetch's Headers): tiercache's Cache-Status, or the kv-only variant's marker. */
+/** Which tier answered (fetch's Headers): tiercache's Cache-Status, or the KV variants' marker. */
 function servedBy(headers) {
 	const hit = /tiercache-(memory|colo|kv); hit/.exec(headers.get("Cache-Status") ?? "");
 	return hit ? hit[1] : (headers.get("X-Bench-Served") ?? "origin");

@@ -5,12 +5,13 @@
 // instance, which share D1, KV and the Cache API: one location.
 import { type Context, Hono } from "hono";
 import { cache as honoCache } from "hono/cache";
+import type { Loaded, Loader } from "tiercache";
 import { consumePurgeBatch } from "tiercache/purge";
 import { createApp } from "../src/app";
 import { originDelayMs } from "../src/catalog/cache";
 import { presentProduct, presentReview } from "../src/catalog/present";
 import { categoryBySlug } from "../src/db/categories";
-import { createDb } from "../src/db/client";
+import { createDb, type Db } from "../src/db/client";
 import { toPage } from "../src/db/pagination";
 import { listProducts, productById } from "../src/db/products";
 import { listReviews } from "../src/db/reviews";
@@ -150,6 +151,35 @@ async function kvOnly(env: BenchEnv, ctx: ExecutionContext, url: URL): Promise<R
 	return json(body);
 }
 
+// kv-in-app: kv-only's read-through, written inside the same Hono app as
+// tiercache (routes, middleware, validators, and the routes' own loaders with
+// the same queries as kv-only's): a hand-written KV cache in the app tiercache
+// runs in, answering with one header as kv-only does.
+const kvApp = createApp();
+type ReadStub = (c: Context, policy: unknown, load: Loader<Db, Loaded>) => Promise<Response>;
+(kvApp.cache as unknown as { read: ReadStub }).read = async (c, _policy, load) => {
+	const env = c.env as BenchEnv;
+	const url = new URL(c.req.url);
+	const key = `bench:${url.pathname}${url.search}`;
+	const kv = countingKv(env.CACHE_KV);
+	const cached = await kv.get(key);
+	if (cached !== null) {
+		counters.hits.kv++;
+		return c.body(cached, 200, { "Content-Type": "application/json", "X-Bench-Served": "kv" });
+	}
+	counters.originLoads++;
+	const delay = originDelayMs(env);
+	if (delay > 0) await scheduler.wait(delay);
+	const db = createDb(env.DB);
+	const loaded = await load({ db, batch: (queries) => db.batch(queries) });
+	const body = JSON.stringify(loaded.body);
+	if (loaded.status === 200) {
+		counters.kvWrites++;
+		c.executionCtx.waitUntil(kv.put(key, body, { expirationTtl: 60 }));
+	}
+	return c.body(body, loaded.status, { "Content-Type": "application/json" });
+};
+
 function stats(variant: string) {
 	if (variant === "tiercache") {
 		const s = tiercache.cache.stats;
@@ -200,6 +230,8 @@ export default {
 				return honoCached.fetch(request, env, ctx);
 			case "kv-only":
 				return kvOnly(env, ctx, url);
+			case "kv-in-app":
+				return kvApp.fetch(request, env as AppEnv["Bindings"], ctx);
 			default:
 				return json(`{"error":"unknown BENCH_VARIANT ${variant}"}`, 500);
 		}

@@ -1,6 +1,6 @@
 // The benchmark's table (stdout) and chart (self-contained SVG).
 
-const ORDER = ["constant", "app-floor", "d1-direct", "hono-cache", "kv-only", "tiercache"];
+const ORDER = ["constant", "app-floor", "d1-direct", "hono-cache", "kv-only", "kv-in-app", "tiercache"];
 const pad = (value, width) => String(value ?? "-").padStart(width);
 const round = (n, digits) => Math.round(n * 10 ** digits) / 10 ** digits;
 const pct = (x) => `${Math.round((x ?? 0) * 100)}%`;
@@ -179,6 +179,7 @@ const COLORS = {
 	"d1-direct": "#ef4444",
 	"hono-cache": "#f59e0b",
 	"kv-only": "#3b82f6",
+	"kv-in-app": "#8b5cf6",
 	tiercache: "#10b981",
 };
 
