@@ -34,12 +34,22 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 	// The key version: the manual schema version plus a digest of the OpenAPI
 	// document, so a deploy that changes any response shape starts new keys.
 	let version: Promise<string> | undefined;
-	const cache = createCatalogCache(() => {
-		version ??= digest(JSON.stringify(base.getOpenAPI31Document({ openapi: "3.1.0", info: OPENAPI_INFO }))).then(
-			(hash) => `${CACHE_SCHEMA_VERSION}-${hash}`,
-		);
-		return version;
-	}, options.cacheOptions);
+	// Hot keys a write touched are re-warmed through this very app (set once it is built).
+	let served: {
+		fetch: (request: Request, env: AppEnv["Bindings"], ctx?: ExecutionContext) => Response | Promise<Response>;
+	};
+	const cache = createCatalogCache(
+		() => {
+			version ??= digest(JSON.stringify(base.getOpenAPI31Document({ openapi: "3.1.0", info: OPENAPI_INFO }))).then(
+				(hash) => `${CACHE_SCHEMA_VERSION}-${hash}`,
+			);
+			return version;
+		},
+		{
+			rewarmOnWrite: { fetch: async (env, url, ctx) => served.fetch(new Request(url), env, ctx) },
+			...options.cacheOptions,
+		},
+	);
 	const deps = { cache, policies: catalogPolicies(cache) };
 
 	base.use(requestId());
@@ -59,6 +69,7 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 		.route("/", cacheStatsRoutes(deps));
 	// The webhook verifies raw bytes, outside the typed routes.
 	base.route("/", webhookRoutes(deps));
+	served = base;
 
 	// `app` is `base` with the routes' types; the rest is registered on `base`.
 	base.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -34,7 +34,11 @@ describe("request logs", () => {
 			on,
 		);
 		const logged = lines.map((l) => JSON.parse(l));
-		expect(logged).toHaveLength(4);
+		// The write re-warmed the product it changed (read twice here): the engine's own request, marked.
+		expect(logged).toHaveLength(5);
+		const rewarms = logged.filter((entry) => entry.rewarm === true);
+		expect(rewarms).toEqual([expect.objectContaining({ method: "GET", route: "/v1/products/:id", tier: "origin" })]);
+		logged.splice(logged.indexOf(rewarms[0]), 1);
 		expect(logged[0]).toMatchObject({
 			method: "GET",
 			route: "/v1/products/:id",

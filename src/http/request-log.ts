@@ -1,5 +1,8 @@
 import type { MiddlewareHandler } from "hono";
+import { REWARM_HOST } from "tiercache";
 import type { AppEnv } from "../env";
+
+const REWARM_ORIGIN = `https://${REWARM_HOST}/`;
 
 /** Which tier answered, from the response's Cache-Status. */
 export function servedBy(cacheStatus: string | null): string | undefined {
@@ -12,7 +15,8 @@ export function servedBy(cacheStatus: string | null): string | undefined {
 
 /**
  * One JSON line per request, for Workers observability: request id, method,
- * route, status, the tier that answered, origin time and total time. Never a
+ * route, status, the tier that answered, origin time and total time; the
+ * engine's re-warm requests are marked `rewarm: true`. Never a
  * header, a query value or a body, so no token or secret can reach the logs.
  * LOG_REQUESTS=off silences it (tests, benchmarks).
  */
@@ -31,6 +35,8 @@ export function requestLog(): MiddlewareHandler<AppEnv> {
 				route: c.req.routePath,
 				status: c.res.status,
 				tier: servedBy(c.res.headers.get("Cache-Status")),
+				// The engine's own request for a hot key a write touched (or the purge queue's re-warm).
+				rewarm: c.req.url.startsWith(REWARM_ORIGIN) ? true : undefined,
 				originMs: origin ? Number(origin[1]) : undefined,
 				ms: Date.now() - started,
 			}),

@@ -35,9 +35,14 @@ export class HotKeys {
 		this.#keys.set(key, { key, path, tags: [...tags], count: 1 });
 	}
 
-	/** The hottest keys whose tags meet `tags` (all keys when `tags` is undefined), hottest first. */
-	hottest(tags: ReadonlySet<string> | undefined, max: number): HotKey[] {
-		const matching = [...this.#keys.values()].filter((h) => !tags || h.tags.some((t) => tags.has(t)));
+	/**
+	 * The hottest keys whose tags meet `tags` (all keys when `tags` is
+	 * undefined) and that were read at least `minReads` times, hottest first.
+	 */
+	hottest(tags: ReadonlySet<string> | undefined, max: number, minReads = 1): HotKey[] {
+		const matching = [...this.#keys.values()].filter(
+			(h) => h.count >= minReads && (!tags || h.tags.some((t) => tags.has(t))),
+		);
 		return matching.sort((a, b) => b.count - a.count).slice(0, max);
 	}
 

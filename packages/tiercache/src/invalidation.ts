@@ -30,6 +30,7 @@ export class Invalidations<E extends HonoEnv> {
 	readonly #stats: CacheStats;
 	readonly #warn: (kind: string, err: unknown) => void;
 	readonly #clockSource: (env: E["Bindings"]) => ClockSource;
+	readonly #committed: (env: E["Bindings"], target: PurgeTarget, scope: WriteScope) => void;
 
 	constructor(
 		options: InvalidationOptions<E>,
@@ -37,7 +38,9 @@ export class Invalidations<E extends HonoEnv> {
 		stats: CacheStats,
 		warn: (kind: string, err: unknown) => void,
 		clockSource: (env: E["Bindings"]) => ClockSource,
+		committed: (env: E["Bindings"], target: PurgeTarget, scope: WriteScope) => void = () => {},
 	) {
+		this.#committed = committed;
 		this.#clockSource = clockSource;
 		this.#options = options;
 		this.#clock = clock;
@@ -179,6 +182,8 @@ export class Invalidations<E extends HonoEnv> {
 		const announced = this.#clock.announce(this.#clockSource(env), counter, scope.waitUntil ?? (() => {}));
 		this.#record([...seqs.keys()], counter, floor > 0, source);
 		const target: PurgeTarget = floor > 0 ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) };
+		// Re-warming the hot keys it touched starts now, while the answer waits for the location.
+		if (seqs.size > 0) this.#committed(env, { tags: [...seqs.keys()] }, scope);
 		const purgedNow = await this.#purgeEdgeNow(env, target, scope);
 		await announced;
 		const work = (async () => {

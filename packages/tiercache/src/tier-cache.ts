@@ -38,7 +38,7 @@ import {
 	type SweepResult,
 	type TierCacheOptions,
 } from "./types.js";
-import type { Background } from "./write-scope.js";
+import type { Background, WriteScope } from "./write-scope.js";
 
 /** For this long after KV last answered a request, a memory miss reads the Cache API and KV together (ms). */
 const KV_TOGETHER_MS = 60_000;
@@ -120,7 +120,14 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.clock = new InvalidationClock(clockOptions, this.#now, clockRandom, clockSleep);
 		this.#tiers = new TierStore(this.memory, this.#colo, this.stats, warn);
 		this.#origin = new OriginFill(options, this.stats, this.#now, warn);
-		this.#invalidations = new Invalidations(options, this.clock, this.stats, warn, (env) => this.#clockSource(env));
+		this.#invalidations = new Invalidations(
+			options,
+			this.clock,
+			this.stats,
+			warn,
+			(env) => this.#clockSource(env),
+			(env, target, scope) => this.#rewarmOnWrite(env, target, scope),
+		);
 		this.#responses = new Responses(this.stats);
 	}
 
@@ -486,7 +493,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	async rewarm(
 		target: PurgeTarget,
 		fetchPath: (url: string) => Promise<Response>,
-		{ max = 20, budgetMs = 5_000 }: { max?: number; budgetMs?: number } = {},
+		{ max = 20, budgetMs = 5_000, minReads = 1 }: { max?: number; budgetMs?: number; minReads?: number } = {},
 	): Promise<{ rewarmed: number; skipped: boolean }> {
 		if (this.#now() - this.#origin.lastErrorAt < 30_000) {
 			this.stats.rewarm.skipped++;
@@ -495,7 +502,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const tags = "tags" in target ? new Set(target.tags) : undefined;
 		const started = Date.now();
 		let rewarmed = 0;
-		for (const hot of this.hotKeys.hottest(tags, max)) {
+		for (const hot of this.hotKeys.hottest(tags, max, minReads)) {
 			if (Date.now() - started > budgetMs) break;
 			const response = await fetchPath(`https://${REWARM_HOST}${hot.path}`);
 			await response.body?.cancel();
@@ -504,6 +511,17 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		}
 		this.stats.rewarm.keys += rewarmed;
 		return { rewarmed, skipped: false };
+	}
+
+	/** `rewarmOnWrite`: the hot keys an invalidation made here touched, re-warmed in its `waitUntil`. */
+	#rewarmOnWrite(env: E["Bindings"], target: PurgeTarget, scope: WriteScope): void {
+		const options = this.#options.rewarmOnWrite;
+		if (!options || !scope.waitUntil) return;
+		const rewarmed = this.rewarm(target, (url) => options.fetch(env, url, scope.executionCtx), {
+			max: options.max ?? 8,
+			minReads: options.minReads ?? 2,
+		});
+		scope.waitUntil(rewarmed.catch((err) => this.#warn("rewarm", err)));
 	}
 
 	/**

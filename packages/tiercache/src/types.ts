@@ -94,6 +94,21 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	/** How long a write waits for the first edge purge attempt (ms). Default 1,000. */
 	edgePurgeTimeoutMs?: number;
 	/**
+	 * Re-warms, as soon as an invalidation made in this isolate has committed,
+	 * the hottest keys of this isolate that it touched — read here at least
+	 * `minReads` times (default 2), at most `max` of them (default 8) — by
+	 * requesting them through the app (`fetch`), in the invalidation's
+	 * `waitUntil` and while its answer waits for the location. Their next
+	 * reader, at any isolate of the location, then finds them in memory or
+	 * the Cache API instead of loading them. Off when unset; the purge
+	 * queue's re-warm (`TierCache.rewarm`) is separate.
+	 */
+	rewarmOnWrite?: {
+		fetch: (env: E["Bindings"], url: string, ctx: ExecutionContext | undefined) => Promise<Response>;
+		max?: number;
+		minReads?: number;
+	};
+	/**
 	 * Windows that replace every route's own, per environment (e.g. short
 	 * ones for end-to-end tests of an edge cache); undefined for none. Return
 	 * the same object while nothing changes: the merged policies are reused.
