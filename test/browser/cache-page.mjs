@@ -88,6 +88,9 @@ try {
 		/tiercache-memory; hit/.test(hit.headers.get("Cache-Status") ?? ""),
 		"product 7 is a memory hit before the purge",
 	);
+	const statsOf = async () =>
+		(await fetch(`${base}/v1/_cache/stats`, { headers: { Authorization: "Bearer dev-admin-token" } })).json();
+	const beforePurge = await statsOf();
 	await page.fill("#purge-tags", "product:7");
 	await page.click("#purge-submit");
 	await page.waitForFunction(
@@ -99,9 +102,15 @@ try {
 	);
 	const after = await fetch(`${base}/v1/products/7`);
 	await after.text();
+	// Read twice, product 7 is hot: the purge re-warmed it (one more load) while it answered, so the next
+	// read is a hit of the reloaded entry; a server with another isolate may miss it as invalidated instead.
+	const stats = await statsOf();
+	const status = after.headers.get("Cache-Status") ?? "";
+	const rewarmed =
+		stats.rewarm.keys === beforePurge.rewarm.keys + 1 && stats.origin.loads === beforePurge.origin.loads + 1;
 	check(
-		/detail=invalidated/.test(after.headers.get("Cache-Status") ?? ""),
-		"the next read of product:7 misses (invalidated)",
+		/detail=invalidated/.test(status) || (rewarmed && /tiercache-memory; hit/.test(status)),
+		`the next read of product:7 is not the purged entry (${status}; re-warmed: ${rewarmed})`,
 	);
 	await page.waitForFunction(() => /product:7/.test(document.getElementById("recent")?.textContent ?? ""), null, {
 		timeout: 10_000,
