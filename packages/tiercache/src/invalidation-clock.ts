@@ -413,13 +413,23 @@ export class InvalidationClock {
 	 */
 	#takeHead(head: ClockHead, now: number): boolean {
 		const increment = head.increment;
-		if (!increment || !this.view.ready || increment.readAt - now > this.options.skewToleranceMs) return false;
-		if (increment.from > this.view.counter || increment.to < head.counter) return false;
-		if (!this.view.apply({ ...increment, readAt: Math.min(increment.readAt, now) })) return false;
+		if (!increment || !this.view.ready || increment.from > this.view.counter || increment.to < head.counter)
+			return false;
+		if (!this.#applyShared(increment, now)) return false;
 		this.counters.headTakes++;
 		this.#headKnownAt = Math.max(this.#headKnownAt, now);
 		this.#settleWanted();
 		return true;
+	}
+
+	/**
+	 * Applies bumps another isolate shared (its view, or an announcement's),
+	 * as of no later than `now`; refused when they seem to come from a clock
+	 * running ahead beyond the tolerance, or leave a gap.
+	 */
+	#applyShared(increment: ClockIncrement, now: number): boolean {
+		if (increment.readAt - now > this.options.skewToleranceMs) return false;
+		return this.view.apply({ ...increment, readAt: Math.min(increment.readAt, now) });
 	}
 
 	/** The view must reach `counter`; reaching it makes every announcement before `knownAt` known. */
@@ -484,9 +494,8 @@ export class InvalidationClock {
 		const started = this.#now();
 		const wasReady = this.view.ready;
 		const shared = await source.readShared().then(parseIncrement, () => undefined);
-		// A shared view from the future (a skewed clock) is not trusted beyond a small tolerance.
-		if (shared && shared.readAt - started <= this.options.skewToleranceMs) {
-			const taken = this.view.apply({ ...shared, readAt: Math.min(shared.readAt, started) });
+		if (shared) {
+			const taken = this.#applyShared(shared, started);
 			if (taken && started - this.view.readAt < this.options.refreshAfterMs && this.view.counter >= this.#wanted) {
 				this.counters.sharedReads++;
 				this.#refreshAt = this.#drawRefreshAt();

@@ -4,20 +4,6 @@ import { cacheStatus, edgeTags, etagMatches, serverTiming, type TierOutcome } fr
 import type { CachePolicy } from "./policy.js";
 import type { CacheStats } from "./stats.js";
 
-/** Every header an answer sets itself (lowercase, as Headers iterates them): a preset one of these is dropped. */
-const OWN_HEADERS: ReadonlySet<string> = new Set([
-	"content-type",
-	"etag",
-	"cache-control",
-	"cdn-cache-control",
-	"surrogate-control",
-	"cloudflare-cdn-cache-control",
-	"cache-tag",
-	"surrogate-key",
-	"cache-status",
-	"server-timing",
-]);
-
 /**
  * The answer of a cached read: the body (or a view of it), `ETag` and 304,
  * the browser and CDN cache headers, surrogate keys, `Cache-Status` and
@@ -122,7 +108,7 @@ export class Responses {
 		if (timing !== undefined) headers.set("Server-Timing", timing);
 		if (preset) {
 			// The cache's own headers (all set by now) win over any set before.
-			for (const [name, value] of preset) if (!OWN_HEADERS.has(name)) headers.append(name, value);
+			for (const [name, value] of preset) if (!headers.has(name)) headers.append(name, value);
 		}
 		if (notModified) {
 			this.#stats.notModified++;
