@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { KvProbeGate } from "tiercache";
 import { beforeAll, describe, expect, it } from "vitest";
 import { countingKv, storageOps } from "../bench/lib/storage-ops";
 import { cacheStatus, testApp } from "./helpers/app";
@@ -61,5 +62,105 @@ describe("reading KV on a memory miss", () => {
 		d.cache.memory.clear();
 		expect(cacheStatus(await d.request("/v1/products/1"))).toMatch(/tiercache-colo; hit/);
 		expect(counts.gets).toBe(5);
+	});
+});
+
+describe("backing off KV where it answers nothing", () => {
+	it("a gate probes every read while KV answers, every n-th once it has missed long enough, and every read again after an answer", () => {
+		expect(new KvProbeGate().hitRate).toBe(0.25);
+		const gate = new KvProbeGate({ minHitRate: 0.2, sampleEvery: 4 });
+		let probed = 0;
+		// 0.25 × (31/32)^8 < 0.2: eight probes KV did not answer.
+		while (probed < 8) {
+			expect(gate.shouldProbe()).toBe(true);
+			gate.record(false);
+			probed++;
+		}
+		expect(gate.hitRate).toBeLessThan(0.2);
+		expect([1, 2, 3, 4, 5, 6, 7, 8].map(() => gate.shouldProbe())).toEqual([
+			false,
+			false,
+			false,
+			true,
+			false,
+			false,
+			false,
+			true,
+		]);
+		gate.record(true);
+		expect(gate.hitRate).toBeGreaterThanOrEqual(0.2);
+		expect([1, 2, 3].map(() => gate.shouldProbe())).toEqual([true, true, true]);
+		// With the defaults one answer is enough, however low the rate had fallen.
+		const low = new KvProbeGate();
+		for (let i = 0; i < 500; i++) low.record(false);
+		expect(low.hitRate).toBeLessThan(0.001);
+		low.record(true);
+		expect(low.hitRate).toBeGreaterThan(0.02);
+	});
+
+	it("rejects options that would never probe or always skip", () => {
+		expect(() => new KvProbeGate({ minHitRate: 1 })).toThrow(/minHitRate/);
+		expect(() => new KvProbeGate({ minHitRate: -0.1 })).toThrow(/minHitRate/);
+		expect(() => new KvProbeGate({ sampleEvery: 0 })).toThrow(/sampleEvery/);
+		expect(() => new KvProbeGate({ sampleEvery: 2.5 })).toThrow(/sampleEvery/);
+	});
+
+	it("reads past the Cache API skip KV once it has answered none of them, load the same answer, and ask KV again after it answers", async () => {
+		const { kv, counts } = countedKv();
+		const options = { shareKeys: true, kv: () => kv, kvProbe: { minHitRate: 0.2, sampleEvery: 4 } };
+		const a = testApp({ ...options, cacheName: "kv-gate-one" });
+		// Eight cold reads (ids nobody has): the Cache API and KV both miss, each.
+		for (let id = 200; id < 208; id++) {
+			const res = await a.request(`/v1/products/${id}`);
+			expect(res.status).toBe(404);
+			expect(cacheStatus(res)).toMatch(/tiercache-kv; fwd=miss(?!; detail)/);
+		}
+		expect(counts.gets).toBe(8);
+		expect(a.cache.stats.tiers.kv.skippedReads).toBe(0);
+
+		// Now three reads in four skip KV; the answers are loaded as before.
+		const statuses: string[] = [];
+		for (let id = 208; id < 216; id++) {
+			const res = await a.request(`/v1/products/${id}`);
+			expect(res.status).toBe(404);
+			statuses.push(/tiercache-kv; fwd=miss; detail=skipped/.test(cacheStatus(res)) ? "skipped" : "probed");
+		}
+		expect(statuses).toEqual(["skipped", "skipped", "skipped", "probed", "skipped", "skipped", "skipped", "probed"]);
+		expect(counts.gets).toBe(10);
+		expect(a.cache.stats.tiers.kv.skippedReads).toBe(6);
+		expect(a.cache.stats.origin.byCause.cold).toBe(16);
+
+		// Another location loads product 1 and writes it to KV (on its second request).
+		const b = testApp({ ...options, cacheName: "kv-gate-two" });
+		b.clock.now = a.clock.now;
+		await b.request("/v1/products/1");
+		await b.request("/v1/products/1");
+		const gets = counts.gets;
+		// At the first location, the reads before the next sample load product 1 themselves...
+		for (let i = 0; i < 3; i++) {
+			a.cache.memory.clear();
+			await (await caches.open("kv-gate-one")).delete(`https://tiercache.invalid/${[...b.cache.memory.keys()][0]}`);
+			const res = await a.request("/v1/products/1");
+			expect(cacheStatus(res)).toMatch(/tiercache-kv; fwd=miss; detail=skipped/);
+			expect(((await res.json()) as { data: { id: number } }).data.id).toBe(1);
+		}
+		expect(counts.gets).toBe(gets);
+		// ...the sample finds it in KV, and the reads after it ask KV again.
+		a.cache.memory.clear();
+		await (await caches.open("kv-gate-one")).delete(`https://tiercache.invalid/${[...b.cache.memory.keys()][0]}`);
+		expect(cacheStatus(await a.request("/v1/products/1"))).toMatch(/tiercache-kv; hit/);
+		expect(counts.gets).toBe(gets + 1);
+		// (One answer lifts the rate to 0.21: two more misses bring it under 0.2 again.)
+		for (let id = 216; id < 218; id++) {
+			expect(cacheStatus(await a.request(`/v1/products/${id}`))).not.toMatch(/detail=skipped/);
+		}
+		expect(a.cache.stats.tiers.kv.skippedReads).toBe(9);
+
+		// Off, every read past the Cache API asks KV.
+		const always = testApp({ ...options, kvProbe: false, cacheName: "kv-gate-three" });
+		const before = counts.gets;
+		for (let id = 300; id < 330; id++) await always.request(`/v1/products/${id}`);
+		expect(counts.gets - before).toBe(30);
+		expect(always.cache.stats.tiers.kv.skippedReads).toBe(0);
 	});
 });

@@ -54,7 +54,7 @@ export type TierOutcome =
 			ttl: number;
 			detail?: "stale-while-revalidate" | "stale-if-error" | "invalidated" | "clock-unavailable";
 	  }
-	| { tier: TierName; kind: "miss" | "stale" | "invalid" | "error"; stored: boolean }
+	| { tier: TierName; kind: "miss" | "stale" | "invalid" | "error" | "skipped"; stored: boolean }
 	| { tier: TierName; kind: "bypass" };
 
 /**
@@ -82,6 +82,9 @@ export function cacheStatus(outcomes: readonly TierOutcome[]): string {
 				break;
 			case "invalid":
 				member = `${name}; fwd=miss; detail=invalidated${o.stored ? "; stored" : ""}`;
+				break;
+			case "skipped":
+				member = `${name}; fwd=miss; detail=skipped${o.stored ? "; stored" : ""}`;
 				break;
 			default:
 				member = `${name}; fwd=miss; detail=error${o.stored ? "; stored" : ""}`;

@@ -28,6 +28,7 @@ export {
 	DEFAULT_CLOCK_OPTIONS,
 	InvalidationClock,
 } from "./invalidation-clock.js";
+export { DEFAULT_KV_PROBE, KvProbeGate, type KvProbeOptions } from "./kv-probe.js";
 export {
 	type CachePolicy,
 	DEFAULT_POLICY,

@@ -11,6 +11,8 @@ export interface TierCounters {
 	writes: number;
 	/** Writes skipped by KV's one-write-per-second rule or a size limit. */
 	skippedWrites: number;
+	/** Reads that did not ask the tier: KV, while it answers almost none of them (`kvProbe`). */
+	skippedReads: number;
 }
 
 /** Counters of one isolate since it started. */
@@ -56,6 +58,9 @@ export class CacheStats {
 		if (this.recent.length > 50) this.recent.shift();
 	}
 	tiers = Object.fromEntries(
-		TIERS.map((t) => [t, { hits: 0, misses: 0, stale: 0, invalidated: 0, errors: 0, writes: 0, skippedWrites: 0 }]),
+		TIERS.map((t) => [
+			t,
+			{ hits: 0, misses: 0, stale: 0, invalidated: 0, errors: 0, writes: 0, skippedWrites: 0, skippedReads: 0 },
+		]),
 	) as Record<TierName, TierCounters>;
 }

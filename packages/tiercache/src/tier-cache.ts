@@ -15,6 +15,7 @@ import { HotKeys } from "./hot-keys.js";
 import { Invalidations } from "./invalidation.js";
 import { type ClockSource, type ClockState, InvalidationClock } from "./invalidation-clock.js";
 import { buildKey } from "./key.js";
+import { KvProbeGate } from "./kv-probe.js";
 import { MemoryLru } from "./memory-lru.js";
 import { OriginFill, shouldRefreshEarly } from "./origin-fill.js";
 import { type CachePolicy, DEFAULT_POLICY, definePolicy, type PolicyOptions, type TierName } from "./policy.js";
@@ -103,6 +104,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	readonly #versions = new WeakMap<Promise<string>, string>();
 	readonly #random: () => number;
 	readonly #now: () => number;
+	/** Whether a read past the Cache API asks KV; undefined: always. */
+	readonly #kvGate: KvProbeGate | undefined;
 	/** When KV last answered a request of this isolate with a fresh, valid entry (see `KV_TOGETHER_MS`). */
 	#kvAnsweredAt = Number.NEGATIVE_INFINITY;
 	#lastWarning = new Map<string, number>();
@@ -112,6 +115,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.#defaults = { ...DEFAULT_POLICY, ...options.defaults };
 		this.#random = options.random ?? Math.random;
 		this.#now = options.now ?? Date.now;
+		this.#kvGate = options.kvProbe === false ? undefined : new KvProbeGate(options.kvProbe);
 		const warn = (kind: string, err: unknown) => this.#warn(kind, err);
 		this.memory = new MemoryLru(options.memoryBytes ?? 16 * 1024 * 1024);
 		this.#colo = new ColoCache(options.cacheName ?? "tiercache", options.openCache);
@@ -278,14 +282,22 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 					if (t !== "memory" && (together || t === tier)) remote.set(t, this.#tiers.get(kv, t, key));
 				}
 			}
+			const counters = this.stats.tiers[tier];
+			const gated = tier === "kv" && !remote.has(tier) ? this.#kvGate : undefined;
+			if (gated && !gated.shouldProbe()) {
+				counters.skippedReads++;
+				outcomes.push({ tier, kind: "skipped", stored: false });
+				above.push(tier);
+				continue;
+			}
 			const entry =
 				tier === "memory" ? this.memory.get(key) : await (remote.get(tier) ?? this.#tiers.get(kv, tier, key));
 			// An entry found valid against this very view is valid still (no promise for it).
 			const valid =
 				entry && (this.#validAt.get(entry) === this.clock.view.generation || (await this.#isValid(scope, entry)));
 			timings.push([tier, performance.now() - started]);
-			const counters = this.stats.tiers[tier];
 			const now = this.#now();
+			if (tier === "kv") this.#kvGate?.record(!!entry && valid === true && inStaleWhileRevalidate(entry, now));
 			if (entry && !clock.available && valid !== false) {
 				// The clock cannot be read: an entry not known to be invalidated is
 				// served inside its stale-if-error window, marked; never beyond it.

@@ -3,6 +3,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Context, Env as HonoEnv, TypedResponse } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ClockOptions } from "./invalidation-clock.js";
+import type { KvProbeOptions } from "./kv-probe.js";
 import type { CachePolicy } from "./policy.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: any drizzle D1 database, whatever its schema
@@ -114,6 +115,14 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	 * the same object while nothing changes: the merged policies are reused.
 	 */
 	policyOverrides?: (env: E["Bindings"]) => PolicyOverrides | undefined;
+	/**
+	 * When a read that memory and the Cache API missed asks KV: always
+	 * (`false`), or (the default) while KV answers at least `minHitRate` of
+	 * this isolate's probes, and otherwise every `sampleEvery`-th such read
+	 * (see `KvProbeGate`). A read that skips KV loads from the origin and
+	 * says `tiercache-kv; fwd=miss; detail=skipped`.
+	 */
+	kvProbe?: false | Partial<KvProbeOptions>;
 	/** How many keys to track as hot, for re-warming. Default 512. */
 	hotKeys?: number;
 	/** Uniform random numbers in [0, 1), for early refresh. */

@@ -20,6 +20,7 @@ const counters = z.object({
 	errors: z.number(),
 	writes: z.number(),
 	skippedWrites: z.number(),
+	skippedReads: z.number(),
 });
 
 const CacheStats = z
