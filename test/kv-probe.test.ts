@@ -164,3 +164,66 @@ describe("backing off KV where it answers nothing", () => {
 		expect(always.cache.stats.tiers.kv.skippedReads).toBe(0);
 	});
 });
+
+describe("a read that skipped KV when the origin fails", () => {
+	it("asks KV after all: a fresh valid entry answers, one inside stale-if-error answers marked, an invalidated one never", async () => {
+		const { kv, counts } = countedKv();
+		const options = {
+			shareKeys: true,
+			kv: () => kv,
+			kvProbe: { minHitRate: 0.2, sampleEvery: 4 },
+			originTimeoutMs: 100,
+		};
+		const slowOrigin = { ENVIRONMENT: "development", ORIGIN_DELAY_MS: "300" };
+		// Another location puts product 2 in KV.
+		const b = testApp({ ...options, cacheName: "kv-fallback-b" });
+		const body = await (await b.request("/v1/products/2")).text();
+		await b.request("/v1/products/2");
+		let next = 400;
+		/** An isolate at a location of its own, backed off KV: eight reads that KV did not answer. */
+		async function backedOff(name: string) {
+			const a = testApp({ ...options, cacheName: name });
+			a.clock.now = b.clock.now;
+			for (const end = next + 8; next < end; ) await a.request(`/v1/products/${next++}`);
+			expect(a.cache.stats.tiers.kv.skippedReads).toBe(0);
+			return a;
+		}
+
+		// The read skips KV, the origin times out: KV is asked, and its fresh entry answers.
+		const a1 = await backedOff("kv-fallback-1");
+		const before = counts.gets;
+		const fresh = await a1.request("/v1/products/2", {}, slowOrigin);
+		expect(a1.cache.stats.tiers.kv.skippedReads).toBe(1);
+		expect(fresh.status).toBe(200);
+		expect(await fresh.text()).toBe(body);
+		expect(cacheStatus(fresh)).toMatch(
+			/^tiercache-kv; hit; ttl=\d+, tiercache-colo; fwd=miss, tiercache-memory; fwd=miss$/,
+		);
+		expect(fresh.headers.get("Server-Timing")).toMatch(/origin;dur=[\d.]+, kv;dur=/);
+		expect(counts.gets).toBe(before + 1);
+		expect(a1.cache.stats.origin.errors).toBe(1);
+		expect(a1.cache.stats.served.unavailable).toBe(0);
+		// Nothing in KV for product 3: 503 as before.
+		const missing = await a1.request("/v1/products/3", {}, slowOrigin);
+		expect(missing.status).toBe(503);
+		expect(await missing.json()).toMatchObject({ error: { code: "origin_unavailable" } });
+
+		// Past its ttl (120 s), inside stale-if-error (300 s): served, marked.
+		const a2 = await backedOff("kv-fallback-2");
+		a2.advance(200_000);
+		const late = await a2.request("/v1/products/2", {}, slowOrigin);
+		expect(a2.cache.stats.tiers.kv.skippedReads).toBe(1);
+		expect(late.status).toBe(200);
+		expect(await late.text()).toBe(body);
+		expect(cacheStatus(late)).toMatch(/^tiercache-kv; hit; ttl=-\d+; detail=stale-if-error, /);
+		expect(a2.cache.stats.served.staleIfError).toBe(1);
+
+		// Invalidated since: never served, even now.
+		const a3 = await backedOff("kv-fallback-3");
+		await a3.cache.invalidateTags(env, ["product:2"]);
+		const invalidated = await a3.request("/v1/products/2", {}, slowOrigin);
+		expect(a3.cache.stats.tiers.kv.skippedReads).toBe(1);
+		expect(invalidated.status).toBe(503);
+		expect(a3.cache.stats.served.unavailable).toBe(1);
+	});
+});

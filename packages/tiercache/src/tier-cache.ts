@@ -369,6 +369,18 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		} catch (err) {
 			timings.push(["origin", performance.now() - started]);
 			const now = this.#now();
+			// KV was skipped (it answers almost nothing here): before failing, ask it after all.
+			const kvEntry =
+				!staleCandidate && outcomes.some((o) => o.kind === "skipped")
+					? await this.#kvAfterFailure(scope, key, now, timings)
+					: undefined;
+			if (kvEntry && isFresh(kvEntry, now)) {
+				this.stats.tiers.kv.hits++;
+				const index = outcomes.findIndex((o) => o.tier === "kv");
+				outcomes[index] = { tier: "kv", kind: "hit", ttl: ttlLeft(kvEntry, now) };
+				return this.#respond(scope, policy, kvEntry, outcomes.slice(0, index + 1), timings, key);
+			}
+			if (kvEntry) staleCandidate = { entry: kvEntry, tier: "kv" };
 			if (staleCandidate && inStaleIfError(staleCandidate.entry, now)) {
 				const { entry, tier } = staleCandidate;
 				this.stats.tiers[tier].stale++;
@@ -542,6 +554,25 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * look-up in D1 for entries older than the view (not while the clock is
 	 * unavailable). An answer is reused while the view has not changed.
 	 */
+	/**
+	 * After the origin failed on a read that skipped KV: KV's entry, if it has
+	 * a valid one that may still be served (fresh, or inside stale-if-error).
+	 */
+	async #kvAfterFailure(
+		scope: RequestScope<E>,
+		key: string,
+		now: number,
+		timings: [string, number][],
+	): Promise<Entry | undefined> {
+		const started = performance.now();
+		const entry = await this.#tiers.get(() => this.#options.kv(scope.env), "kv", key);
+		const usable =
+			entry && inStaleIfError(entry, now) && (await this.#isValid(scope, entry)) === true ? entry : undefined;
+		timings.push(["kv", performance.now() - started]);
+		this.#kvGate?.record(!!usable && inStaleWhileRevalidate(usable, now));
+		return usable;
+	}
+
 	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined> {
 		const generation = this.clock.view.generation;
 		if (this.#validAt.get(entry) === generation) return true;
