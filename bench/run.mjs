@@ -624,14 +624,25 @@ async function openLoop(ctx, { rateRps, seconds, from }) {
 	};
 }
 
-const results = { config: { ...config, variants, isolates: ISOLATES }, variants: {}, tierLatency: {}, cold: {} };
+const results = {
+	config: { ...config, variants, isolates: ISOLATES },
+	variants: {},
+	tierLatency: {},
+	cold: {},
+	failedVariants: {},
+};
 const openLoopRuns = config.openLoopRates.map((rateRps) => ({ rateRps, variants: {} }));
 
-for (const variant of variants) {
+/** The variant being measured: disposed of if it fails. */
+const running = { mf: null, clients: {} };
+
+async function runVariant(variant) {
 	const workerdBefore = new Set(workerdChildren());
 	const mf = variantMiniflare(copyState(variant), variant);
+	running.mf = mf;
 	await mf.ready;
 	const clients = {};
+	running.clients = clients;
 	for (const isolate of ISOLATES) {
 		clients[isolate] = createClient((await mf.unsafeGetDirectURL(isolate)).href, { sockets: 256 });
 	}
@@ -693,6 +704,7 @@ for (const variant of variants) {
 	const connectionRetries = Object.values(clients).reduce((n, client) => n + client.retries, 0);
 	for (const client of Object.values(clients)) client.close();
 	await mf.dispose();
+	running.mf = null;
 
 	results.cold[variant] = {
 		requests: cold.requests,
@@ -746,6 +758,22 @@ for (const variant of variants) {
 			`${steady.staleReads} stale (${steady.staleBeyondBound} beyond the bound), ${steady.errors} errors; ` +
 			`hit path ${hits?.rps ?? "-"} req/s at ${hits?.cpuUsPerRequest ?? "-"} µs CPU/request`,
 	);
+}
+
+// A variant whose runtime fails (or stops answering: requests time out) is
+// reported and left out; the others are still measured.
+for (const variant of variants) {
+	try {
+		await runVariant(variant);
+	} catch (err) {
+		const message = err?.message ?? String(err);
+		log(`${variant}: failed, its figures are left out: ${message}`);
+		results.failedVariants[variant] = message;
+		for (const run of openLoopRuns) delete run.variants[variant];
+		for (const client of Object.values(running.clients)) client.close();
+		await running.mf?.dispose().catch(() => {});
+		running.mf = null;
+	}
 }
 
 if (openLoopRuns.length > 0) {
@@ -802,9 +830,11 @@ function servedBy(headers) {
 		if (variant === "tiercache") results.stampede.originLoads = loads;
 		else results.stampede.originLoadsWithoutCache = loads;
 	}
-	log(
-		`stampede: ${concurrent} concurrent cold requests -> ${results.stampede.originLoads} origin load(s) with tiercache`,
-	);
+	if (results.stampede.originLoads !== undefined) {
+		log(
+			`stampede: ${concurrent} concurrent cold requests -> ${results.stampede.originLoads} origin load(s) with tiercache`,
+		);
+	}
 }
 
 // ---- two locations: shared D1 and KV, separate Cache API and memory -------
@@ -1072,6 +1102,11 @@ writeFileSync(join(root, "bench/results/latest.svg"), svg);
 writeFileSync(join(root, "bench/results/latest.json"), `${JSON.stringify(results, null, 2)}\n`);
 if (args.json) writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);
 log(`wrote bench/results/latest.svg and latest.json${args.json ? ` and ${args.json}` : ""} in ${results.durationS} s`);
+const failed = Object.keys(results.failedVariants);
+if (failed.length > 0) {
+	log(`${failed.join(", ")} failed (failedVariants in the JSON): the figures above leave them out`);
+	process.exitCode = 1;
+}
 
 function hitLatency(byTier, p) {
 	const hits = [...byTier].filter(([tier]) => tier !== "origin");
