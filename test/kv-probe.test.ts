@@ -203,6 +203,10 @@ describe("a read that skipped KV when the origin fails", () => {
 		expect(counts.gets).toBe(before + 1);
 		expect(a1.cache.stats.origin.errors).toBe(1);
 		expect(a1.cache.stats.served.unavailable).toBe(0);
+		// Stored in the tiers above KV, as any KV hit is: the next read is a memory hit, and the location's Cache API has it.
+		expect(cacheStatus(await a1.request("/v1/products/2"))).toMatch(/^tiercache-memory; hit/);
+		a1.cache.memory.clear();
+		expect(cacheStatus(await a1.request("/v1/products/2"))).toMatch(/^tiercache-colo; hit/);
 		// Nothing in KV for product 3: 503 as before.
 		const missing = await a1.request("/v1/products/3", {}, slowOrigin);
 		expect(missing.status).toBe(503);

@@ -375,7 +375,15 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 					? await this.#kvAfterFailure(scope, key, now, timings)
 					: undefined;
 			if (kvEntry && isFresh(kvEntry, now)) {
+				this.#kvAnsweredAt = now;
 				this.stats.tiers.kv.hits++;
+				this.#tiers.store(
+					() => this.#options.kv(scope.env),
+					scope.waitUntil,
+					above.filter((t) => t !== "kv"),
+					key,
+					kvEntry,
+				);
 				const index = outcomes.findIndex((o) => o.tier === "kv");
 				outcomes[index] = { tier: "kv", kind: "hit", ttl: ttlLeft(kvEntry, now) };
 				return this.#respond(scope, policy, kvEntry, outcomes.slice(0, index + 1), timings, key);
@@ -549,12 +557,6 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	}
 
 	/**
-	 * Valid, invalid, or undefined when validity could not be established (a
-	 * miss): checked against this isolate's view of the clock, with a per-tag
-	 * look-up in D1 for entries older than the view (not while the clock is
-	 * unavailable). An answer is reused while the view has not changed.
-	 */
-	/**
 	 * After the origin failed on a read that skipped KV: KV's entry, if it has
 	 * a valid one that may still be served (fresh, or inside stale-if-error).
 	 */
@@ -573,6 +575,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		return usable;
 	}
 
+	/**
+	 * Valid, invalid, or undefined when validity could not be established (a
+	 * miss): checked against this isolate's view of the clock, with a per-tag
+	 * look-up in D1 for entries older than the view (not while the clock is
+	 * unavailable). An answer is reused while the view has not changed.
+	 */
 	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined> {
 		const generation = this.clock.view.generation;
 		if (this.#validAt.get(entry) === generation) return true;
