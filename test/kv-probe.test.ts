@@ -3,6 +3,7 @@ import { KvProbeGate } from "tiercache";
 import { beforeAll, describe, expect, it } from "vitest";
 import { countingKv, storageOps } from "../bench/lib/storage-ops";
 import { cacheStatus, testApp } from "./helpers/app";
+import { switchableD1 } from "./helpers/faults";
 import { seedSmallCatalog } from "./helpers/fixtures";
 
 beforeAll(async () => {
@@ -150,11 +151,15 @@ describe("backing off KV where it answers nothing", () => {
 		await (await caches.open("kv-gate-one")).delete(`https://tiercache.invalid/${[...b.cache.memory.keys()][0]}`);
 		expect(cacheStatus(await a.request("/v1/products/1"))).toMatch(/tiercache-kv; hit/);
 		expect(counts.gets).toBe(gets + 1);
-		// (One answer lifts the rate to 0.21: two more misses bring it under 0.2 again.)
+		// For a minute after KV answered, reads ask the Cache API and KV together (no gate)...
 		for (let id = 216; id < 218; id++) {
 			expect(cacheStatus(await a.request(`/v1/products/${id}`))).not.toMatch(/detail=skipped/);
 		}
 		expect(a.cache.stats.tiers.kv.skippedReads).toBe(9);
+		// ...then the rate (0.21 after the answer, 0.19 after those two misses) is under 0.2 again.
+		a.advance(60_000);
+		expect(cacheStatus(await a.request("/v1/products/218"))).toMatch(/tiercache-kv; fwd=miss; detail=skipped/);
+		expect(a.cache.stats.tiers.kv.skippedReads).toBe(10);
 
 		// Off, every read past the Cache API asks KV.
 		const always = testApp({ ...options, kvProbe: false, cacheName: "kv-gate-three" });
@@ -222,12 +227,70 @@ describe("a read that skipped KV when the origin fails", () => {
 		expect(cacheStatus(late)).toMatch(/^tiercache-kv; hit; ttl=-\d+; detail=stale-if-error, /);
 		expect(a2.cache.stats.served.staleIfError).toBe(1);
 
-		// Invalidated since: never served, even now.
+		// A stale copy in the Cache API and a fresh one in KV: the fresh one answers.
+		const a4 = await backedOff("kv-fallback-4");
+		await b.request("/v1/products/1");
+		await b.request("/v1/products/1"); // in KV as of now
+		const key = [...b.cache.memory.keys()].find((k) => k.endsWith("/product?p.id=1"));
+		const atB = await (await caches.open("kv-fallback-b")).match(`https://tiercache.invalid/${key}`);
+		const entry = (await atB?.json()) as { storedAt: number };
+		expect(b.clock.now - entry.storedAt).toBeLessThan(5_000); // loaded just now
+		// The first location's Cache API holds it as stored 200 s ago (past its ttl, inside stale-if-error).
+		await (await caches.open("kv-fallback-4")).put(
+			`https://tiercache.invalid/${key}`,
+			new Response(JSON.stringify({ ...entry, storedAt: entry.storedAt - 200_000 }), {
+				headers: { "Content-Type": "application/json", "Cache-Control": "public, max-age=3600" },
+			}),
+		);
+		const newer = await a4.request("/v1/products/1", {}, slowOrigin);
+		expect(a4.cache.stats.tiers.kv.skippedReads).toBe(1);
+		expect(newer.status).toBe(200);
+		expect(cacheStatus(newer)).toMatch(
+			/^tiercache-kv; hit; ttl=\d+, tiercache-colo; fwd=stale, tiercache-memory; fwd=miss$/,
+		);
+
+		// Invalidated since: KV is read, and its entry never served, even now.
 		const a3 = await backedOff("kv-fallback-3");
 		await a3.cache.invalidateTags(env, ["product:2"]);
+		const gets = counts.gets;
 		const invalidated = await a3.request("/v1/products/2", {}, slowOrigin);
 		expect(a3.cache.stats.tiers.kv.skippedReads).toBe(1);
+		expect(counts.gets).toBe(gets + 1);
+		expect(a3.cache.stats.tiers.kv.invalidated).toBe(1);
 		expect(invalidated.status).toBe(503);
 		expect(a3.cache.stats.served.unavailable).toBe(1);
+	});
+
+	it("is never skipped under soft invalidation, where an invalidated KV entry still answers", async () => {
+		const { kv, counts } = countedKv();
+		const soft = testApp({
+			kv: () => kv,
+			kvProbe: { minHitRate: 0.2, sampleEvery: 4 },
+			defaults: { onInvalidate: "soft" },
+		});
+		const before = counts.gets;
+		for (let id = 600; id < 620; id++) await soft.request(`/v1/products/${id}`);
+		expect(counts.gets - before).toBe(20);
+		expect(soft.cache.stats.tiers.kv.skippedReads).toBe(0);
+	});
+
+	it("is never skipped while the clock cannot be read: KV answers, marked, as without the gate", async () => {
+		const { d1, state } = switchableD1(env.DB);
+		const { kv } = countedKv();
+		const options = { shareKeys: true, kv: () => kv, kvProbe: { minHitRate: 0.2, sampleEvery: 4 } };
+		const b = testApp({ ...options, cacheName: "kv-clockless-b" });
+		await b.request("/v1/products/3");
+		await b.request("/v1/products/3"); // in KV
+		const a = testApp({ ...options, database: () => d1, cacheName: "kv-clockless-a" });
+		a.clock.now = b.clock.now;
+		for (let id = 500; id < 508; id++) await a.request(`/v1/products/${id}`); // backed off
+		expect(cacheStatus(await a.request("/v1/products/508"))).toMatch(/detail=skipped/);
+		state.down = true;
+		a.advance(2_000); // the view is past its 1-s age, and D1 answers nothing
+		const res = await a.request("/v1/products/3");
+		expect(res.status).toBe(200);
+		expect(cacheStatus(res)).toMatch(/^tiercache-kv; hit; ttl=\d+; detail=clock-unavailable/);
+		expect(a.cache.stats.tiers.kv.skippedReads).toBe(1);
+		state.down = false;
 	});
 });

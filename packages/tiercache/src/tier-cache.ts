@@ -283,7 +283,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				}
 			}
 			const counters = this.stats.tiers[tier];
-			const gated = tier === "kv" && !remote.has(tier) ? this.#kvGate : undefined;
+			// Not while the clock is unreadable (KV may then answer marked, and a load would fail),
+			// nor for soft invalidation (an invalidated KV entry is still an answer).
+			const gated =
+				tier === "kv" && !remote.has(tier) && clock.available && policy.onInvalidate !== "soft"
+					? this.#kvGate
+					: undefined;
 			if (gated && !gated.shouldProbe()) {
 				counters.skippedReads++;
 				outcomes.push({ tier, kind: "skipped", stored: false });
@@ -370,10 +375,9 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			timings.push(["origin", performance.now() - started]);
 			const now = this.#now();
 			// KV was skipped (it answers almost nothing here): before failing, ask it after all.
-			const kvEntry =
-				!staleCandidate && outcomes.some((o) => o.kind === "skipped")
-					? await this.#kvAfterFailure(scope, key, now, timings)
-					: undefined;
+			const kvEntry = outcomes.some((o) => o.kind === "skipped")
+				? await this.#kvAfterFailure(scope, key, now, timings)
+				: undefined;
 			if (kvEntry && isFresh(kvEntry, now)) {
 				this.#kvAnsweredAt = now;
 				this.stats.tiers.kv.hits++;
@@ -388,7 +392,15 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				outcomes[index] = { tier: "kv", kind: "hit", ttl: ttlLeft(kvEntry, now) };
 				return this.#respond(scope, policy, kvEntry, outcomes.slice(0, index + 1), timings, key);
 			}
-			if (kvEntry) staleCandidate = { entry: kvEntry, tier: "kv" };
+			// Of two entries inside stale-if-error, the newer one.
+			if (
+				kvEntry &&
+				(!staleCandidate ||
+					!inStaleIfError(staleCandidate.entry, now) ||
+					kvEntry.storedAt > staleCandidate.entry.storedAt)
+			) {
+				staleCandidate = { entry: kvEntry, tier: "kv" };
+			}
 			if (staleCandidate && inStaleIfError(staleCandidate.entry, now)) {
 				const { entry, tier } = staleCandidate;
 				this.stats.tiers[tier].stale++;
@@ -567,9 +579,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		timings: [string, number][],
 	): Promise<Entry | undefined> {
 		const started = performance.now();
+		const counters = this.stats.tiers.kv;
 		const entry = await this.#tiers.get(() => this.#options.kv(scope.env), "kv", key);
-		const usable =
-			entry && inStaleIfError(entry, now) && (await this.#isValid(scope, entry)) === true ? entry : undefined;
+		if (entry === null) counters.errors++;
+		const valid = entry && inStaleIfError(entry, now) ? await this.#isValid(scope, entry) : undefined;
+		if (valid === false) counters.invalidated++;
+		const usable = entry && valid === true ? entry : undefined;
 		timings.push(["kv", performance.now() - started]);
 		this.#kvGate?.record(!!usable && inStaleWhileRevalidate(usable, now));
 		return usable;
