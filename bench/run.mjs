@@ -111,6 +111,8 @@ for (const v of variants) {
 }
 
 const log = (line) => console.error(`bench: ${line}`);
+/** A request without an answer for this long fails (a runtime that stopped answering must not hold the run). */
+const REQUEST_TIMEOUT_MS = 30_000;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const started = performance.now();
 const loadAtStart = os.loadavg().map((n) => Math.round(n * 100) / 100);
@@ -140,8 +142,11 @@ const template = join(work, "template");
 log("applying migrations to a template D1");
 run(join(root, "node_modules/.bin/wrangler"), ["d1", "migrations", "apply", "DB", "--local", "--persist-to", template]);
 
+/** The single-worker instances of the tests after the variants, not yet disposed of (a failed test's are). */
+const liveInstances = new Set();
+
 function miniflare(state, variant, { bindings = {}, ...extra } = {}) {
-	return new Miniflare({
+	const mf = new Miniflare({
 		modules: true,
 		scriptPath: join(root, "bench/.build/worker.js"),
 		compatibilityDate: "2026-04-20",
@@ -165,6 +170,13 @@ function miniflare(state, variant, { bindings = {}, ...extra } = {}) {
 		},
 		...extra,
 	});
+	liveInstances.add(mf);
+	const dispose = mf.dispose.bind(mf);
+	mf.dispose = () => {
+		liveInstances.delete(mf);
+		return dispose();
+	};
+	return mf;
 }
 
 {
@@ -522,7 +534,8 @@ async function hitPath(ctx, seconds = config.hitPathS) {
 		Array.from({ length: config.connections }, async () => {
 			while (performance.now() < until) {
 				const started = performance.now();
-				if (!(await get(n++))) errors++;
+				// A failed request (e.g. no answer in time) is an error, as in the other phases.
+				if (!(await get(n++).catch(() => false))) errors++;
 				histogram.recordMs(performance.now() - started);
 			}
 		}),
@@ -565,11 +578,9 @@ async function withFloorHeaders(ctx, measure) {
 		}
 	};
 	await toggle(true);
-	try {
-		return await measure();
-	} finally {
-		await toggle(false);
-	}
+	const measured = await measure();
+	await toggle(false);
+	return measured;
 }
 
 /** Open loop at a fixed rate over the open-loop sequence from `from`. */
@@ -630,6 +641,7 @@ const results = {
 	tierLatency: {},
 	cold: {},
 	failedVariants: {},
+	failedSections: {},
 };
 const openLoopRuns = config.openLoopRates.map((rateRps) => ({ rateRps, variants: {} }));
 
@@ -644,7 +656,10 @@ async function runVariant(variant) {
 	const clients = {};
 	running.clients = clients;
 	for (const isolate of ISOLATES) {
-		clients[isolate] = createClient((await mf.unsafeGetDirectURL(isolate)).href, { sockets: 256 });
+		clients[isolate] = createClient((await mf.unsafeGetDirectURL(isolate)).href, {
+			sockets: 256,
+			timeoutMs: REQUEST_TIMEOUT_MS,
+		});
 	}
 	const pids = workerdChildren().filter((pid) => !workerdBefore.has(pid));
 	if (pids.length === 0 && procAvailable) log(`${variant}: no workerd process found; CPU figures will be missing`);
@@ -803,9 +818,32 @@ for (const [name, v] of Object.entries(results.variants)) {
 
 // ---- stampede: N concurrent cold requests for one key ----------------------
 
+/**
+ * Runs one of the tests below, with tiercache only if its variant was
+ * measured and did not fail; a failure (e.g. a runtime that stopped
+ * answering) is logged and recorded in `failedSections`, and the report is
+ * still written.
+ */
+async function section(name, run) {
+	if (!variants.includes("tiercache") || results.failedVariants.tiercache) return;
+	try {
+		await run();
+	} catch (err) {
+		const message = err?.message ?? String(err);
+		log(`${name}: failed, left out: ${message}`);
+		results.failedSections[name] = message;
+		for (const mf of liveInstances) await mf.dispose().catch(() => {});
+	}
+}
+
+/** fetch, failing after `REQUEST_TIMEOUT_MS` without an answer (as the phases' client does). */
+function fetchWithin(url, init = {}) {
+	return fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+}
+
 /** One instance's /__bench/stats (the single-worker tests below). */
 async function singleStats(base) {
-	return (await fetch(`${base}/__bench/stats`)).json();
+	return (await fetchWithin(`${base}/__bench/stats`)).json();
 }
 
 /** Which tier answered (fetch's Headers): tiercache's Cache-Status, or the KV variants' marker. */
@@ -814,7 +852,7 @@ function servedBy(headers) {
 	return hit ? hit[1] : (headers.get("X-Bench-Served") ?? "origin");
 }
 
-{
+await section("stampede", async () => {
 	const concurrent = 64;
 	results.stampede = { concurrent };
 	for (const variant of ["d1-direct", "tiercache"].filter((v) => variants.includes(v))) {
@@ -822,7 +860,7 @@ function servedBy(headers) {
 		const base = (await mf.ready).origin;
 		const before = await singleStats(base);
 		await Promise.all(
-			Array.from({ length: concurrent }, () => fetch(`${base}/v1/products/4242`).then((r) => r.text())),
+			Array.from({ length: concurrent }, () => fetchWithin(`${base}/v1/products/4242`).then((r) => r.text())),
 		);
 		const after = await singleStats(base);
 		await mf.dispose();
@@ -835,7 +873,7 @@ function servedBy(headers) {
 			`stampede: ${concurrent} concurrent cold requests -> ${results.stampede.originLoads} origin load(s) with tiercache`,
 		);
 	}
-}
+});
 
 // ---- two locations: shared D1 and KV, separate Cache API and memory -------
 //
@@ -850,7 +888,7 @@ function servedBy(headers) {
 // Each path changes the name of its own product and measures the time from
 // the commit (or the webhook's 202) until B serves the new name.
 
-if (variants.includes("tiercache")) {
+await section("two locations", async () => {
 	const kvLagS = 60;
 	const timeoutMs = 10_000;
 	const pathIds = { write: 11, webhook: 12, rawSql: 13 };
@@ -863,16 +901,16 @@ if (variants.includes("tiercache")) {
 	const a = await location(0);
 	const b = await location(kvLagS);
 	const read = async (base, id) => {
-		const res = await fetch(`${base}/v1/products/${id}`);
+		const res = await fetchWithin(`${base}/v1/products/${id}`);
 		const body = await res.json();
 		return { name: body.data?.name, status: res.headers.get("Cache-Status"), timing: res.headers.get("Server-Timing") };
 	};
 	const backdate = async (ms) => {
 		for (const { base } of [a, b])
-			await (await fetch(`${base}/__bench/kv-backdate?ms=${ms}`, { method: "POST" })).text();
+			await (await fetchWithin(`${base}/__bench/kv-backdate?ms=${ms}`, { method: "POST" })).text();
 	};
 	const cacheStats = async (base) =>
-		(await fetch(`${base}/v1/_cache/stats`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+		(await fetchWithin(`${base}/v1/_cache/stats`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
 
 	// Warm-up: A reads every product three times (a load into memory and the
 	// Cache API, then memory hits, the first of which writes it to KV); once
@@ -894,7 +932,7 @@ if (variants.includes("tiercache")) {
 	/** Each makes the change and returns when it was committed (or accepted: the webhook's 202). */
 	const changes = {
 		async write(id, name) {
-			const res = await fetch(`${a.base}/v1/products/${id}`, {
+			const res = await fetchWithin(`${a.base}/v1/products/${id}`, {
 				method: "PATCH",
 				headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
 				body: JSON.stringify({ name }),
@@ -906,7 +944,7 @@ if (variants.includes("tiercache")) {
 		async webhook(id, name) {
 			await rename(id, name);
 			const body = JSON.stringify({ tags: [`product:${id}`] });
-			const res = await fetch(`${a.base}/v1/webhooks/purge`, {
+			const res = await fetchWithin(`${a.base}/v1/webhooks/purge`, {
 				method: "POST",
 				headers: await signWebhook(WEBHOOK_SECRET, body),
 				body,
@@ -1015,11 +1053,11 @@ if (variants.includes("tiercache")) {
 		bClock,
 	};
 	results.tierLatency.kvFirstReadAtNewLocation = kvHit;
-}
+});
 
 // ---- re-warm: the first read of hot keys after a write ---------------------
 
-if (variants.includes("tiercache")) {
+await section("re-warm", async () => {
 	const hotKeys = 20;
 	results.rewarm = { hotKeys };
 	for (const mode of ["on", "off"]) {
@@ -1038,11 +1076,11 @@ if (variants.includes("tiercache")) {
 		const base = (await mf.ready).origin;
 		const ids = Array.from({ length: hotKeys }, (_, i) => i + 1);
 		for (let round = 0; round < 3; round++)
-			for (const id of ids) await (await fetch(`${base}/v1/products/${id}`)).text();
+			for (const id of ids) await (await fetchWithin(`${base}/v1/products/${id}`)).text();
 		const before = (await singleStats(base)).queue.batches;
 		const written = new Map();
 		for (const id of ids) {
-			const res = await fetch(`${base}/v1/products/${id}`, {
+			const res = await fetchWithin(`${base}/v1/products/${id}`, {
 				method: "PATCH",
 				headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
 				body: JSON.stringify({ stock: 900 + id }),
@@ -1064,7 +1102,7 @@ if (variants.includes("tiercache")) {
 		let hits = 0;
 		let fresh = 0;
 		for (const id of ids) {
-			const res = await fetch(`${base}/v1/products/${id}`);
+			const res = await fetchWithin(`${base}/v1/products/${id}`);
 			const body = await res.json();
 			if (servedBy(res.headers) !== "origin") hits++;
 			if (body.data.stock === written.get(id)) fresh++;
@@ -1081,7 +1119,7 @@ if (variants.includes("tiercache")) {
 		`re-warm: first reads of ${hotKeys} hot keys after a write: ${results.rewarm.withRewarm.firstReadHits} hits with re-warm, ` +
 			`${results.rewarm.withoutRewarm.firstReadHits} without`,
 	);
-}
+});
 
 results.durationS = round((performance.now() - started) / 1000, 1);
 results.machine = {
@@ -1102,9 +1140,9 @@ writeFileSync(join(root, "bench/results/latest.svg"), svg);
 writeFileSync(join(root, "bench/results/latest.json"), `${JSON.stringify(results, null, 2)}\n`);
 if (args.json) writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);
 log(`wrote bench/results/latest.svg and latest.json${args.json ? ` and ${args.json}` : ""} in ${results.durationS} s`);
-const failed = Object.keys(results.failedVariants);
+const failed = [...Object.keys(results.failedVariants), ...Object.keys(results.failedSections)];
 if (failed.length > 0) {
-	log(`${failed.join(", ")} failed (failedVariants in the JSON): the figures above leave them out`);
+	log(`${failed.join(", ")} failed (failedVariants, failedSections in the JSON): the figures above leave them out`);
 	process.exitCode = 1;
 }
 

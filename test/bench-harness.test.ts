@@ -370,6 +370,26 @@ describe("the report", () => {
 		// Every label is placed inside the chart (whether it fits is checked by looking at it rendered).
 		const width = Number(/width="(\d+)"/.exec(svg)?.[1]);
 		for (const [, x] of svg.matchAll(/<text x="([\d.]+)"/g)) expect(Number(x)).toBeLessThanOrEqual(width);
+		expect(table).not.toContain("FAILED");
+
+		// A variant or a test that failed is named with its reason, in the table and the chart.
+		const failed = {
+			...results,
+			variants: { constant: v(100), tiercache: results.variants.tiercache },
+			failedVariants: { "kv-only": "no answer from http://127.0.0.1:1/__bench/stats within 30000 ms" },
+			failedSections: { "two locations": "The operation was aborted due to timeout" },
+			stampede: { concurrent: 64 },
+		};
+		const failedTable = renderTable(failed);
+		expect(failedTable).toContain(
+			"FAILED: kv-only failed and is left out: no answer from http://127.0.0.1:1/__bench/stats within 30000 ms",
+		);
+		expect(failedTable).toContain("FAILED: the two locations test failed: The operation was aborted due to timeout");
+		expect(failedTable).not.toMatch(/^kv-only/m);
+		expect(failedTable).not.toContain("undefined origin load");
+		const failedSvg = renderSvg(failed);
+		expect(failedSvg).toContain("FAILED: kv-only failed and is left out");
+		expect(failedSvg).not.toContain("undefined");
 	});
 });
 

@@ -6,6 +6,14 @@ const round = (n, digits) => Math.round(n * 10 ** digits) / 10 ** digits;
 const pct = (x) => `${Math.round((x ?? 0) * 100)}%`;
 const ratio = (a, b) => (a != null && b ? round(a / b, 2) : "-");
 
+/** Variants and tests that failed and are left out, with their reasons. */
+function failures(results) {
+	return [
+		...Object.entries(results.failedVariants ?? {}).map(([name, why]) => `${name} failed and is left out: ${why}`),
+		...Object.entries(results.failedSections ?? {}).map(([name, why]) => `the ${name} test failed: ${why}`),
+	];
+}
+
 export function renderTable(results) {
 	const { config } = results;
 	const names = ORDER.filter((n) => results.variants[n]);
@@ -27,6 +35,7 @@ export function renderTable(results) {
 				`${pad(v.staleReads, 7)}${pad(v.staleBeyondBound ?? "-", 8)}${pad(v.errors, 8)}${pad(v.vsConstant ? v.vsConstant.throughput : "-", 11)}`,
 		);
 	}
+	for (const failure of failures(results)) lines.push(`FAILED: ${failure}`);
 	const partial = names.filter((n) => results.variants[n].complete === false);
 	if (partial.length) {
 		lines.push(
@@ -124,7 +133,7 @@ export function renderTable(results) {
 		.filter((n) => results.variants[n]?.hitP50Ms != null)
 		.map((n) => `${n} p50 ${results.variants[n].hitP50Ms} ms / p99 ${results.variants[n].hitP99Ms} ms`);
 	if (hits.length) lines.push(`answered by a cache tier (steady state): ${hits.join(", ")}`);
-	if (results.stampede) {
+	if (results.stampede?.originLoads !== undefined) {
 		lines.push(
 			`stampede: ${results.stampede.concurrent} concurrent cold requests for one key -> ${results.stampede.originLoads} origin load(s)` +
 				(results.stampede.originLoadsWithoutCache !== undefined
@@ -344,8 +353,8 @@ export function renderSvg(results) {
 		}
 		y += rowHeight + 10;
 	}
-	const notes = [];
-	if (results.stampede)
+	const notes = failures(results).map((failure) => `FAILED: ${failure}`);
+	if (results.stampede?.originLoads !== undefined)
 		notes.push(
 			`stampede: ${results.stampede.concurrent} cold requests → ${results.stampede.originLoads} origin load(s)`,
 		);

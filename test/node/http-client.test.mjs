@@ -7,6 +7,7 @@ import { createClient } from "../../bench/lib/http-client.mjs";
 
 let server;
 let origin;
+let connections = 0;
 const held = [];
 
 before(async () => {
@@ -24,6 +25,7 @@ before(async () => {
 		res.writeHead(200, { "Content-Type": "text/plain", "X-Path": req.url });
 		res.end("ok");
 	});
+	server.on("connection", () => connections++);
 	await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
 	origin = `http://127.0.0.1:${server.address().port}`;
 });
@@ -55,6 +57,7 @@ describe("the benchmark's HTTP client", () => {
 
 	it("answers as before, and kept-alive connections idle past the timeout are reused without errors", async () => {
 		const client = createClient(origin, { sockets: 1, timeoutMs: 100 });
+		const before = connections;
 		for (const path of ["/a", "/b", "/c"]) {
 			const res = await client.request(path);
 			assert.equal(res.status, 200);
@@ -62,6 +65,8 @@ describe("the benchmark's HTTP client", () => {
 			assert.equal(res.headers["x-path"], path);
 			await new Promise((resolve) => setTimeout(resolve, 250)); // idle longer than the timeout
 		}
+		assert.equal(connections - before, 1, "one connection, kept alive");
+		assert.equal(client.retries, 0);
 		client.close();
 	});
 });
