@@ -868,11 +868,9 @@ await section("stampede", async () => {
 		if (variant === "tiercache") results.stampede.originLoads = loads;
 		else results.stampede.originLoadsWithoutCache = loads;
 	}
-	if (results.stampede.originLoads !== undefined) {
-		log(
-			`stampede: ${concurrent} concurrent cold requests -> ${results.stampede.originLoads} origin load(s) with tiercache`,
-		);
-	}
+	log(
+		`stampede: ${concurrent} concurrent cold requests -> ${results.stampede.originLoads} origin load(s) with tiercache`,
+	);
 });
 
 // ---- two locations: shared D1 and KV, separate Cache API and memory -------

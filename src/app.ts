@@ -34,10 +34,6 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 	// The key version: the manual schema version plus a digest of the OpenAPI
 	// document, so a deploy that changes any response shape starts new keys.
 	let version: Promise<string> | undefined;
-	// Hot keys a write touched are re-warmed through this very app (set once it is built).
-	let served: {
-		fetch: (request: Request, env: AppEnv["Bindings"], ctx?: ExecutionContext) => Response | Promise<Response>;
-	};
 	const cache = createCatalogCache(
 		() => {
 			version ??= digest(JSON.stringify(base.getOpenAPI31Document({ openapi: "3.1.0", info: OPENAPI_INFO }))).then(
@@ -46,7 +42,8 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 			return version;
 		},
 		{
-			rewarmOnWrite: { fetch: async (env, url, ctx) => served.fetch(new Request(url), env, ctx) },
+			// Hot keys a write touched are re-warmed through this very app.
+			rewarmOnWrite: { fetch: async (env, url, ctx) => base.fetch(new Request(url), env, ctx) },
 			...options.cacheOptions,
 		},
 	);
@@ -69,7 +66,6 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 		.route("/", cacheStatsRoutes(deps));
 	// The webhook verifies raw bytes, outside the typed routes.
 	base.route("/", webhookRoutes(deps));
-	served = base;
 
 	// `app` is `base` with the routes' types; the rest is registered on `base`.
 	base.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

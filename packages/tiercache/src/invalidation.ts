@@ -180,10 +180,11 @@ export class Invalidations<E extends HonoEnv> {
 		// announcement); the first edge purge attempt runs meanwhile.
 		const counter = Math.max(floor, ...seqs.values());
 		const announced = this.#clock.announce(this.#clockSource(env), counter, scope.waitUntil ?? (() => {}));
-		this.#record([...seqs.keys()], counter, floor > 0, source);
-		const target: PurgeTarget = floor > 0 ? { everything: true } : { tags: edgePurgeTags([...seqs.keys()]) };
+		const tags = [...seqs.keys()];
+		this.#record(tags, counter, floor > 0, source);
+		const target: PurgeTarget = floor > 0 ? { everything: true } : { tags: edgePurgeTags(tags) };
 		// Re-warming the hot keys it touched starts now, while the answer waits for the location.
-		if (seqs.size > 0) this.#committed(env, { tags: [...seqs.keys()] }, scope);
+		if (tags.length > 0) this.#committed(env, { tags }, scope);
 		const purgedNow = await this.#purgeEdgeNow(env, target, scope);
 		await announced;
 		const work = (async () => {

@@ -337,11 +337,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				if (tier === "memory") this.memory.delete(key);
 				outcomes.push({ tier, kind: "invalid", stored: false });
 			} else if (isFresh(entry, now)) {
-				if (tier === "kv") this.#kvAnsweredAt = now;
-				counters.hits++;
-				outcomes.push({ tier, kind: "hit", ttl: ttlLeft(entry, now) });
+				outcomes.push(this.#freshHit(scope, kv, tier, entry, above, key, now));
 				if (tier === "memory") this.#admitToKv(scope, key, entry);
-				if (above.length > 0) this.#tiers.store(kv, scope.waitUntil, above, key, entry);
 				if (shouldRefreshEarly(entry, policy, now, this.#random)) {
 					this.stats.origin.earlyRefreshes++;
 					this.#refreshInBackground(scope, policy, key, load);
@@ -376,20 +373,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			const now = this.#now();
 			// KV was skipped (it answers almost nothing here): before failing, ask it after all.
 			const kvEntry = outcomes.some((o) => o.kind === "skipped")
-				? await this.#kvAfterFailure(scope, key, now, timings)
+				? await this.#kvAfterFailure(scope, kv, key, now, timings)
 				: undefined;
 			if (kvEntry && isFresh(kvEntry, now)) {
-				this.#kvAnsweredAt = now;
-				this.stats.tiers.kv.hits++;
-				this.#tiers.store(
-					() => this.#options.kv(scope.env),
-					scope.waitUntil,
-					above.filter((t) => t !== "kv"),
-					key,
-					kvEntry,
-				);
 				const index = outcomes.findIndex((o) => o.tier === "kv");
-				outcomes[index] = { tier: "kv", kind: "hit", ttl: ttlLeft(kvEntry, now) };
+				const missed = above.filter((t) => t !== "kv");
+				outcomes[index] = this.#freshHit(scope, kv, "kv", kvEntry, missed, key, now);
 				return this.#respond(scope, policy, kvEntry, outcomes.slice(0, index + 1), timings, key);
 			}
 			// Of two entries inside stale-if-error, the newer one.
@@ -568,19 +557,36 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		scope.waitUntil(rewarmed.catch((err) => this.#warn("rewarm", err)));
 	}
 
+	/** A fresh, valid entry answers from `tier`: counted, and stored in the tiers above it that missed (`above`). */
+	#freshHit(
+		scope: RequestScope<E>,
+		kv: () => KVNamespace,
+		tier: TierName,
+		entry: Entry,
+		above: readonly TierName[],
+		key: string,
+		now: number,
+	): TierOutcome {
+		if (tier === "kv") this.#kvAnsweredAt = now;
+		this.stats.tiers[tier].hits++;
+		if (above.length > 0) this.#tiers.store(kv, scope.waitUntil, above, key, entry);
+		return { tier, kind: "hit", ttl: ttlLeft(entry, now) };
+	}
+
 	/**
 	 * After the origin failed on a read that skipped KV: KV's entry, if it has
 	 * a valid one that may still be served (fresh, or inside stale-if-error).
 	 */
 	async #kvAfterFailure(
 		scope: RequestScope<E>,
+		kv: () => KVNamespace,
 		key: string,
 		now: number,
 		timings: [string, number][],
 	): Promise<Entry | undefined> {
 		const started = performance.now();
 		const counters = this.stats.tiers.kv;
-		const entry = await this.#tiers.get(() => this.#options.kv(scope.env), "kv", key);
+		const entry = await this.#tiers.get(kv, "kv", key);
 		if (entry === null) counters.errors++;
 		const valid = entry && inStaleIfError(entry, now) ? await this.#isValid(scope, entry) : undefined;
 		if (valid === false) counters.invalidated++;
