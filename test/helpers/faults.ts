@@ -47,3 +47,70 @@ export function switchableD1(real: D1Database) {
 	});
 	return { d1, state };
 }
+
+/** A promise that never settles: a binding that stopped answering. */
+const never = <T>() => new Promise<T>(() => {});
+
+/** The real KV binding, except that reads never answer (writes go through). */
+export function hangingKvReads(real: KVNamespace): KVNamespace {
+	return new Proxy(real, {
+		get(target, prop) {
+			if (prop === "get" || prop === "getWithMetadata") return () => never();
+			const value = Reflect.get(target, prop, target);
+			return typeof value === "function" ? value.bind(target) : value;
+		},
+	});
+}
+
+/**
+ * Opens the real Cache API cache, whose `match` never answers for the
+ * entries' keys (`https://tiercache.invalid/…`); the clock's own keys, and
+ * every write, go through.
+ */
+export async function cacheWithHangingEntryReads(name: string): Promise<Cache> {
+	const real = await caches.open(name);
+	return new Proxy(real, {
+		get(target, prop) {
+			if (prop === "match") {
+				return (request: RequestInfo | URL, options?: CacheQueryOptions) =>
+					String(request instanceof Request ? request.url : request).startsWith("https://tiercache.invalid/")
+						? never()
+						: target.match(request, options);
+			}
+			const value = Reflect.get(target, prop, target);
+			return typeof value === "function" ? value.bind(target) : value;
+		},
+	});
+}
+
+/**
+ * The real D1 binding, except that a batch holding a statement prepared from
+ * SQL that `stalls` matches never answers; everything else goes through.
+ */
+export function stallingD1(real: D1Database, stalls: (sql: string) => boolean): D1Database {
+	const stalled = new WeakSet<D1PreparedStatement>();
+	const mark = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
+		if (!stalls(sql)) return statement;
+		const wrapped = new Proxy(statement, {
+			get(target, prop) {
+				if (prop === "bind") return (...values: unknown[]) => mark(target.bind(...values), sql);
+				if (prop === RAW) return target;
+				const value = Reflect.get(target, prop, target);
+				return typeof value === "function" ? () => never() : value;
+			},
+		});
+		stalled.add(wrapped);
+		return wrapped;
+	};
+	return new Proxy(real, {
+		get(target, prop) {
+			if (prop === "prepare") return (query: string) => mark(target.prepare(query), query);
+			if (prop === "batch") {
+				return (statements: D1PreparedStatement[]) =>
+					statements.some((s) => stalled.has(s)) ? never() : target.batch(statements);
+			}
+			const value = Reflect.get(target, prop, target);
+			return typeof value === "function" ? value.bind(target) : value;
+		},
+	});
+}

@@ -54,7 +54,7 @@ export type TierOutcome =
 			ttl: number;
 			detail?: "stale-while-revalidate" | "stale-if-error" | "invalidated" | "clock-unavailable";
 	  }
-	| { tier: TierName; kind: "miss" | "stale" | "invalid" | "error" | "skipped"; stored: boolean }
+	| { tier: TierName; kind: "miss" | "stale" | "invalid" | "error" | "timeout" | "skipped"; stored: boolean }
 	| { tier: TierName; kind: "bypass" };
 
 /**
@@ -85,6 +85,9 @@ export function cacheStatus(outcomes: readonly TierOutcome[]): string {
 				break;
 			case "skipped":
 				member = `${name}; fwd=miss; detail=skipped${o.stored ? "; stored" : ""}`;
+				break;
+			case "timeout":
+				member = `${name}; fwd=miss; detail=timeout${o.stored ? "; stored" : ""}`;
 				break;
 			default:
 				member = `${name}; fwd=miss; detail=error${o.stored ? "; stored" : ""}`;

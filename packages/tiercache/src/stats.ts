@@ -7,7 +7,10 @@ export interface TierCounters {
 	stale: number;
 	/** Entries found but rejected by their sequence numbers. */
 	invalidated: number;
+	/** Reads and writes that failed (reads that timed out included). */
 	errors: number;
+	/** Reads that did not answer within `tierTimeoutMs` (counted in `errors` too). */
+	timeouts: number;
 	writes: number;
 	/** Writes skipped by KV's one-write-per-second rule or a size limit. */
 	skippedWrites: number;
@@ -60,7 +63,17 @@ export class CacheStats {
 	tiers = Object.fromEntries(
 		TIERS.map((t) => [
 			t,
-			{ hits: 0, misses: 0, stale: 0, invalidated: 0, errors: 0, writes: 0, skippedWrites: 0, skippedReads: 0 },
+			{
+				hits: 0,
+				misses: 0,
+				stale: 0,
+				invalidated: 0,
+				errors: 0,
+				timeouts: 0,
+				writes: 0,
+				skippedWrites: 0,
+				skippedReads: 0,
+			},
 		]),
 	) as Record<TierName, TierCounters>;
 }

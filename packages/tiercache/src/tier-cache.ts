@@ -23,7 +23,7 @@ import { cacheableRequest, keyInputs, type LoadCause, loadCause } from "./reques
 import { Responses } from "./responses.js";
 import { FlightTimeoutError, SingleFlight } from "./single-flight.js";
 import { CacheStats } from "./stats.js";
-import { TierStore } from "./tiers.js";
+import { DEFAULT_TIER_TIMEOUT_MS, TierFailure, TierStore } from "./tiers.js";
 import {
 	type AnyD1Db,
 	type InvalidationSource,
@@ -109,6 +109,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	/** When KV last answered a request of this isolate with a fresh, valid entry (see `KV_TOGETHER_MS`). */
 	#kvAnsweredAt = Number.NEGATIVE_INFINITY;
 	#lastWarning = new Map<string, number>();
+	/** How long a read waits for a remote tier, or for the look-up that checks an entry it returned (ms). */
+	readonly #tierTimeoutMs: number;
 
 	constructor(options: TierCacheOptions<E, Db>) {
 		this.#options = options;
@@ -122,7 +124,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.hotKeys = new HotKeys(options.hotKeys ?? 512);
 		const { random: clockRandom, sleep: clockSleep, ...clockOptions } = options.clock ?? {};
 		this.clock = new InvalidationClock(clockOptions, this.#now, clockRandom, clockSleep);
-		this.#tiers = new TierStore(this.memory, this.#colo, this.stats, warn);
+		this.#tierTimeoutMs = timeoutOption("tierTimeoutMs", options.tierTimeoutMs, DEFAULT_TIER_TIMEOUT_MS);
+		this.#tiers = new TierStore(this.memory, this.#colo, this.stats, warn, this.#tierTimeoutMs);
 		this.#origin = new OriginFill(options, this.stats, this.#now, warn);
 		this.#invalidations = new Invalidations(
 			options,
@@ -273,7 +276,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		// round trip instead of two, a colo hit one spare KV read. Otherwise
 		// (a warm location, where KV only serves the others) KV is read only
 		// after the Cache API missed.
-		const remote = new Map<TierName, Promise<Entry | undefined | null>>();
+		const remote = new Map<TierName, Promise<Entry | undefined | TierFailure>>();
 		for (const tier of policy.tiers) {
 			const started = performance.now();
 			if (tier !== "memory" && remote.size === 0) {
@@ -295,8 +298,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				above.push(tier);
 				continue;
 			}
-			const entry =
+			const read =
 				tier === "memory" ? this.memory.get(key) : await (remote.get(tier) ?? this.#tiers.get(kv, tier, key));
+			const failure = read instanceof TierFailure ? read : undefined;
+			const entry = failure ? undefined : (read as Entry | undefined);
 			// An entry found valid against this very view is valid still (no promise for it).
 			const valid =
 				entry && (this.#validAt.get(entry) === this.clock.view.generation || (await this.#isValid(scope, entry)));
@@ -315,11 +320,11 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				}
 				counters.misses++;
 				outcomes.push({ tier, kind: "stale", stored: false });
-			} else if (entry === null || (entry && valid === undefined)) {
-				// The tier (or the seq look-up) failed: a miss, never a failed read.
+			} else if (failure || (entry && valid === undefined)) {
+				// The tier (or the seq look-up) failed or took too long: a miss, never a failed read.
 				counters.errors++;
 				counters.misses++;
-				outcomes.push({ tier, kind: "error", stored: false });
+				outcomes.push({ tier, kind: failure?.reason ?? "error", stored: false });
 			} else if (!entry) {
 				counters.misses++;
 				outcomes.push({ tier, kind: "miss", stored: false });
@@ -586,8 +591,9 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	): Promise<Entry | undefined> {
 		const started = performance.now();
 		const counters = this.stats.tiers.kv;
-		const entry = await this.#tiers.get(kv, "kv", key);
-		if (entry === null) counters.errors++;
+		const read = await this.#tiers.get(kv, "kv", key);
+		if (read instanceof TierFailure) counters.errors++;
+		const entry = read instanceof TierFailure ? undefined : read;
 		const valid = entry && inStaleIfError(entry, now) ? await this.#isValid(scope, entry) : undefined;
 		if (valid === false) counters.invalidated++;
 		const usable = entry && valid === true ? entry : undefined;
@@ -605,18 +611,29 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined> {
 		const generation = this.clock.view.generation;
 		if (this.#validAt.get(entry) === generation) return true;
+		let timer: ReturnType<typeof setTimeout> | undefined;
 		try {
-			const valid = await this.clock.validity(
+			const lookup = this.clock.validity(
 				this.#clockSource(scope.env),
 				entry.readSeq,
 				validationTags(entry),
 				scope.clock?.available !== false,
 			);
+			const late = new Promise<"late">((resolve) => {
+				timer = setTimeout(resolve, this.#tierTimeoutMs, "late");
+			});
+			const valid = await Promise.race([lookup, late]);
+			if (valid === "late") {
+				lookup.catch(() => {});
+				throw new Error(`tag look-up: no answer within ${this.#tierTimeoutMs} ms`);
+			}
 			if (valid && this.clock.view.generation === generation) this.#validAt.set(entry, generation);
 			return valid;
 		} catch (err) {
 			this.#warn("clock", err);
 			return undefined;
+		} finally {
+			if (timer !== undefined) clearTimeout(timer);
 		}
 	}
 
@@ -772,4 +789,13 @@ export function createTierCache<E extends HonoEnv, Db extends AnyD1Db>(
 	options: TierCacheOptions<E, Db>,
 ): TierCache<E, Db> {
 	return new TierCache(options);
+}
+
+/** A timeout option: a positive, finite number of milliseconds, or the default when unset. */
+function timeoutOption(name: string, value: number | undefined, fallback: number): number {
+	if (value === undefined) return fallback;
+	if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+		throw new Error(`${name} must be a positive number of milliseconds, got ${String(value)}`);
+	}
+	return value;
 }

@@ -6,36 +6,68 @@ import type { TierName } from "./policy.js";
 import type { CacheStats } from "./stats.js";
 import type { WaitUntil } from "./write-scope.js";
 
-/** T1–T3 behind one interface: reads that never throw, writes off the answer's path, counted. */
+/** Why a tier read has no answer to give: the tier failed, or did not answer within `tierTimeoutMs`. */
+export class TierFailure {
+	private constructor(readonly reason: "error" | "timeout") {}
+	static readonly error = new TierFailure("error");
+	static readonly timeout = new TierFailure("timeout");
+}
+
+/** The default of `tierTimeoutMs`. */
+export const DEFAULT_TIER_TIMEOUT_MS = 1000;
+
+/**
+ * T1–T3 behind one interface: reads that never throw and never wait longer
+ * than `timeoutMs`, writes off the answer's path, counted.
+ */
 export class TierStore {
 	readonly #memory: MemoryLru;
 	readonly #colo: ColoCache;
 	readonly #stats: CacheStats;
 	readonly #warn: (kind: string, err: unknown) => void;
+	readonly #timeoutMs: number;
 	/** KV's one-write-per-key-per-second rule, per isolate. */
 	readonly #kvLastWrite = new Map<string, number>();
 
-	constructor(memory: MemoryLru, colo: ColoCache, stats: CacheStats, warn: (kind: string, err: unknown) => void) {
+	constructor(
+		memory: MemoryLru,
+		colo: ColoCache,
+		stats: CacheStats,
+		warn: (kind: string, err: unknown) => void,
+		timeoutMs = DEFAULT_TIER_TIMEOUT_MS,
+	) {
 		this.#memory = memory;
 		this.#colo = colo;
 		this.#stats = stats;
 		this.#warn = warn;
+		this.#timeoutMs = timeoutMs;
 	}
 
-	/** An entry, undefined for a miss, null when the tier failed (a miss that is counted as an error). */
-	async get(kv: () => KVNamespace, tier: TierName, key: string): Promise<Entry | undefined | null> {
+	/**
+	 * An entry, undefined for a miss, or why there is no answer (a miss that is
+	 * counted as an error): the tier failed, or took longer than `timeoutMs`
+	 * (its late answer is dropped).
+	 */
+	async get(kv: () => KVNamespace, tier: TierName, key: string): Promise<Entry | undefined | TierFailure> {
+		let timer: ReturnType<typeof setTimeout> | undefined;
 		try {
-			switch (tier) {
-				case "memory":
-					return this.#memory.get(key);
-				case "colo":
-					return await this.#colo.get(key);
-				case "kv":
-					return await new KvCache(kv(), this.#kvLastWrite).get(key);
+			if (tier === "memory") return this.#memory.get(key);
+			const read = tier === "colo" ? this.#colo.get(key) : new KvCache(kv(), this.#kvLastWrite).get(key);
+			const late = new Promise<TierFailure>((resolve) => {
+				timer = setTimeout(resolve, this.#timeoutMs, TierFailure.timeout);
+			});
+			const answer = await Promise.race([read, late]);
+			if (answer === TierFailure.timeout) {
+				read.catch(() => {});
+				this.#stats.tiers[tier].timeouts++;
+				this.#warn(tier, new Error(`${tier} read: no answer within ${this.#timeoutMs} ms`));
 			}
+			return answer;
 		} catch (err) {
 			this.#warn(tier, err);
-			return null;
+			return TierFailure.error;
+		} finally {
+			if (timer !== undefined) clearTimeout(timer);
 		}
 	}
 

@@ -18,6 +18,7 @@ const counters = z.object({
 	stale: z.number(),
 	invalidated: z.number(),
 	errors: z.number(),
+	timeouts: z.number(),
 	writes: z.number(),
 	skippedWrites: z.number(),
 	skippedReads: z.number(),
