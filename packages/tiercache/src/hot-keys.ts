@@ -7,7 +7,8 @@ export interface HotKey {
 	key: string;
 	/** Path and query of a request that reads this key. */
 	path: string;
-	tags: string[];
+	/** The tags of the entry last read under this key (entries are never changed, so it is kept, not copied). */
+	tags: readonly string[];
 	count: number;
 }
 
@@ -28,11 +29,11 @@ export class HotKeys {
 		if (hot) {
 			hot.count++;
 			hot.path = path;
-			if (hot.tags !== tags) hot.tags = [...tags];
+			hot.tags = tags;
 			return;
 		}
 		if (this.#keys.size >= this.capacity) this.#decay();
-		this.#keys.set(key, { key, path, tags: [...tags], count: 1 });
+		this.#keys.set(key, { key, path, tags, count: 1 });
 	}
 
 	/**
