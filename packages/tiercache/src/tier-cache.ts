@@ -611,6 +611,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined> {
 		const generation = this.clock.view.generation;
 		if (this.#validAt.get(entry) === generation) return true;
+		// Known to the view (the common case): no look-up, so nothing to bound.
+		const known = this.clock.view.validity(entry.readSeq, validationTags(entry));
+		if (known !== undefined) {
+			if (known) this.#validAt.set(entry, generation);
+			return known;
+		}
 		let timer: ReturnType<typeof setTimeout> | undefined;
 		try {
 			const lookup = this.clock.validity(
