@@ -89,8 +89,6 @@ async function runHistory(batches: Batch[]): Promise<void> {
 			// A write's wait for its location passes in the history's time.
 			clock: {
 				leaseSettleMs: 1,
-				// Every other history with short quiet spells (see quietAfterMs), so that they begin and end often.
-				...(run % 2 === 0 ? { quietAfterMs: 400, quietHeadCheckMs: 300 } : {}),
 				sleep: async (ms: number) => {
 					sim.now += ms;
 				},

@@ -235,9 +235,8 @@ describe("several isolates at one location (the field's failure, made a test)", 
 				body: JSON.stringify({ name: renamed }),
 			});
 			expect(patch.status).toBe(200);
-			// The answer came quietHeadCheckMs (400) after the announcement, the first at this location (the test's
-			// time: the write's wait moved a's clock): b's look found the location quiet and was relied on that long.
-			expect(a.clock.now - started).toBe(headCheckMs ? 400 : 0);
+			// The answer came headCheckMs after the announcement (the test's time: the write's wait moved a's clock).
+			expect(a.clock.now - started).toBe(headCheckMs);
 			b.clock.now = a.clock.now;
 			const { d1Reads, sharedReads } = b.cache.clock.counters;
 			const after = await b.request(`/v1/products/${id}`);
@@ -274,10 +273,8 @@ describe("several isolates at one location (the field's failure, made a test)", 
 	it("an announcement carries the writer's last bumps: a look takes them when they join its view, else refreshes", async () => {
 		const cacheName = "head-carries";
 		const source = clockSource(env.DB, () => caches.open(cacheName));
-		// Without quiet spells: each round's write then waits headCheckMs, inside b's refresh age.
-		const clock = { quietHeadCheckMs: 0 };
-		const a = testApp({ shareKeys: true, cacheName, clock });
-		const b = testApp({ shareKeys: true, cacheName, clock });
+		const a = testApp({ shareKeys: true, cacheName });
+		const b = testApp({ shareKeys: true, cacheName });
 		b.clock.now = a.clock.now;
 		await b.request("/v1/products/3");
 		const counters = () => ({ ...b.cache.clock.counters });
@@ -505,74 +502,5 @@ describe("the location's shared view", () => {
 		await scheduler.wait(20); // the shared write runs in the background
 		const shared = (await source.readShared()) as ClockIncrement;
 		expect(shared).toMatchObject({ to: clock.view.counter, readAt: 1_000_000 });
-	});
-});
-
-describe("a quiet location (no announcement for quietAfterMs)", () => {
-	it("is looked at four times less often, and a write that ends the quiet answers only once every look made in it has lapsed", async () => {
-		const cacheName = "quiet-spell";
-		const a = testApp({ shareKeys: true, cacheName });
-		const b = testApp({ shareKeys: true, cacheName });
-		b.clock.now = a.clock.now;
-		const patch = async (renamed: string) => {
-			const started = a.clock.now;
-			const res = await a.request("/v1/products/3", {
-				method: "PATCH",
-				headers: { ...ADMIN, "Content-Type": "application/json" },
-				body: JSON.stringify({ name: renamed }),
-			});
-			expect(res.status).toBe(200);
-			return a.clock.now - started; // the write's wait, in the test's time
-		};
-		/** b serves product 3 every 50 ms for `ms`; returns how many looks at the announced counter that took. */
-		const serve = async (ms: number) => {
-			const looks = b.cache.clock.counters.headChecks;
-			for (let t = 0; t < ms; t += 50) {
-				b.advance(50);
-				expect((await b.request("/v1/products/3")).status).toBe(200);
-			}
-			return b.cache.clock.counters.headChecks - looks;
-		};
-		const original = await name(await b.request("/v1/products/3"));
-
-		// Nothing announced at this location yet: b relies on each look for 400 ms and looks every 300.
-		expect(await serve(3_000)).toBeLessThanOrEqual(11);
-		// The write that ends the quiet spell answers 400 ms after its announcement landed...
-		a.clock.now = b.clock.now;
-		expect(await patch(`${original} (quiet 1)`)).toBe(400);
-		// ...and the next read at b, which last looked at most 400 ms before, sees it.
-		b.clock.now = a.clock.now;
-		expect(await name(await b.request("/v1/products/3"))).toBe(`${original} (quiet 1)`);
-		// A write soon after: it waits until 400 ms (and the clocks' skew tolerance, 250) past the spell's end.
-		a.clock.now = b.clock.now;
-		expect(await patch(`${original} (quiet 2)`)).toBe(250);
-		b.clock.now = a.clock.now;
-		expect(await name(await b.request("/v1/products/3"))).toBe(`${original} (quiet 2)`);
-		// The location is busy now: b looks every 75 ms, and a write waits headCheckMs.
-		expect(await serve(1_500)).toBeGreaterThanOrEqual(14);
-		a.clock.now = b.clock.now;
-		expect(await patch(`${original} (busy)`)).toBe(100);
-		b.clock.now = a.clock.now;
-		expect(await name(await b.request("/v1/products/3"))).toBe(`${original} (busy)`);
-		// Quiet again after quietAfterMs (3 s) and the skew tolerance: the next write waits 400 ms again.
-		await serve(3_500);
-		expect(await serve(3_000)).toBeLessThanOrEqual(11);
-		a.clock.now = b.clock.now;
-		expect(await patch(`${original} (quiet 3)`)).toBe(400);
-		b.clock.now = a.clock.now;
-		expect(await name(await b.request("/v1/products/3"))).toBe(`${original} (quiet 3)`);
-	});
-
-	it("is off with quietHeadCheckMs no greater than headCheckMs: every write waits headCheckMs", async () => {
-		const clock = { quietHeadCheckMs: 100 };
-		const a = testApp({ shareKeys: true, cacheName: "quiet-off", clock });
-		const started = a.clock.now;
-		const res = await a.request("/v1/products/1", {
-			method: "PATCH",
-			headers: { ...ADMIN, "Content-Type": "application/json" },
-			body: JSON.stringify({ name: "Quiet off" }),
-		});
-		expect(res.status).toBe(200);
-		expect(a.clock.now - started).toBe(100);
 	});
 });

@@ -41,12 +41,6 @@ export interface ClockHead {
 	 * a refresh (and so without making requests wait for one).
 	 */
 	increment?: ClockIncrement;
-	/**
-	 * When the location's announcements resumed after a quiet spell (the
-	 * `at` of the first announcement after it), while isolates may still rely
-	 * on a look made during that spell (`quietHeadCheckMs`); see `#announceWait`.
-	 */
-	quietEndedAt?: number;
 }
 
 /** A short claim, shared per location, that one isolate is reading D1 for the others. */
@@ -89,18 +83,6 @@ export interface ClockOptions {
 	 * Default 100.
 	 */
 	headCheckMs: number;
-	/**
-	 * A location without announcements for `quietAfterMs` (default 3000) is
-	 * quiet: an isolate whose last look found it so relies on that look for
-	 * `quietHeadCheckMs` (default 400) instead of `headCheckMs`, and so
-	 * looks about four times less often; the first announcement after a
-	 * quiet spell (and any other within `quietHeadCheckMs` of it) answers
-	 * only that long after it landed. The bound is unchanged: a read that
-	 * starts after a write's answer, at any isolate of its location, sees
-	 * it. `quietHeadCheckMs` no greater than `headCheckMs` turns this off.
-	 */
-	quietAfterMs: number;
-	quietHeadCheckMs: number;
 }
 
 export const DEFAULT_CLOCK_OPTIONS: ClockOptions = {
@@ -116,8 +98,6 @@ export const DEFAULT_CLOCK_OPTIONS: ClockOptions = {
 	leaseMs: 300,
 	leaseSettleMs: 15,
 	headCheckMs: 100,
-	quietAfterMs: 3000,
-	quietHeadCheckMs: 400,
 };
 
 export interface ClockCounters {
@@ -208,8 +188,6 @@ export class InvalidationClock {
 	 * of the last look whose counter the view had reached).
 	 */
 	#headKnownAt = Number.NEGATIVE_INFINITY;
-	/** Whether the last look that answered found the location quiet (see `quietAfterMs`). */
-	#quiet = false;
 	/** An announced counter the view has not reached yet: requests wait for the refresh that reaches it. */
 	#wanted = -1;
 	/** What reaching `#wanted` makes known: every announcement made before this time. */
@@ -283,43 +261,18 @@ export class InvalidationClock {
 		if (age >= this.#refreshAt && !this.#running && now >= this.#deferredUntil) {
 			waitUntil(this.refresh(source(), waitUntil, { background: true }).catch(() => {}));
 		}
-		if (this.options.headCheckMs > 0) {
+		const every = this.options.headCheckMs;
+		if (every > 0) {
 			if (this.#wanted > this.view.counter || this.#headStale(now)) return undefined;
-			if (now - this.#headCheckedAt >= this.#lookEvery() * 0.75 && !this.#headCheck) {
-				this.#lookAtHead(source(), waitUntil, now);
-			}
+			if (now - this.#headCheckedAt >= every * 0.75 && !this.#headCheck) this.#lookAtHead(source(), waitUntil, now);
 		}
 		return FRESH;
 	}
 
-	/**
-	 * Whether what this isolate knows of the location's announcements is too
-	 * old to serve on: its last look is older than `headCheckMs` (when it
-	 * found the location quiet, `quietHeadCheckMs`) and so is its view.
-	 */
+	/** Whether what this isolate knows of the location's announcements is too old to serve on. */
 	#headStale(now: number): boolean {
 		const every = this.options.headCheckMs;
-		return every > 0 && now - this.view.readAt >= every && now - this.#headKnownAt >= this.#lookEvery();
-	}
-
-	/** How long this isolate relies on its last look: longer when that look found the location quiet. */
-	#lookEvery(): number {
-		return this.#quiet ? this.options.quietHeadCheckMs : this.options.headCheckMs;
-	}
-
-	/** Whether quiet spells are on (`quietHeadCheckMs` above `headCheckMs`). */
-	#quietOn(): boolean {
-		return this.options.quietHeadCheckMs > this.options.headCheckMs;
-	}
-
-	/**
-	 * Whether a look that started at `now` and found `head` (none: nothing
-	 * announced for a minute, or ever) may rely on it for `quietHeadCheckMs`:
-	 * no announcement for `quietAfterMs`, give or take the clocks' skew (an
-	 * announcer counts the spell as quiet from `skewToleranceMs` sooner).
-	 */
-	#foundQuiet(head: ClockHead | undefined, now: number): boolean {
-		return this.#quietOn() && (!head || now - head.at > this.options.quietAfterMs + this.options.skewToleranceMs);
+		return every > 0 && now - Math.max(this.#headKnownAt, this.view.readAt) >= every;
 	}
 
 	/**
@@ -356,7 +309,7 @@ export class InvalidationClock {
 		// A hanging Cache API holds a write's answer at most `timeoutMs` (real time); the rest goes on in the background.
 		const head = { readHead: source.readHead.bind(source), writeHead: source.writeHead.bind(source) };
 		let timer: ReturnType<typeof setTimeout> | null = null;
-		const announced = this.#announce(source, head, counter, waitUntil);
+		const announced = this.#announce(source, head, counter, waitUntil, every);
 		waitUntil(announced);
 		await Promise.race([
 			announced,
@@ -370,6 +323,7 @@ export class InvalidationClock {
 		{ readHead, writeHead }: Required<Pick<ClockSource, "readHead" | "writeHead">>,
 		counter: number,
 		waitUntil: (p: Promise<unknown>) => void,
+		every: number,
 	): Promise<void> {
 		if (this.view.counter >= counter) {
 			// The write's own batch brought the view up to it: share that.
@@ -384,81 +338,25 @@ export class InvalidationClock {
 		}
 		this.counters.announcements++;
 		try {
-			let head = parseHead(await readHead());
-			let wrote = false;
-			if (!head || head.counter < counter) {
-				head = await this.#writeHeadOver(writeHead, counter, head);
-				wrote = true;
-			}
+			const head = parseHead(await readHead());
+			if (!head || head.counter < counter) await writeHead(this.#head(counter));
 			for (let round = 0; round < 3; round++) {
-				await this.#sleep(this.#announceWait(head, wrote && head.quietEndedAt === head.at));
+				await this.#sleep(every);
 				const back = parseHead(await readHead());
 				if (back && back.counter >= counter) return;
 				this.counters.reannouncements++;
-				head = await this.#writeHeadOver(writeHead, counter, back);
-				wrote = true;
+				await writeHead(this.#head(counter));
 			}
 		} catch {
 			// The Cache API failing: the others learn at their refresh age.
 		}
 	}
 
-	/**
-	 * An announcement of `counter` over the one announced before (`prev`),
-	 * with the view's last bumps when the view has reached it, and when the
-	 * location's last quiet spell ended while a look made in it may still be
-	 * relied on: now, when `prev` is older than `quietAfterMs` (less the
-	 * skew) or there is none; else `prev`'s, for `quietHeadCheckMs` (plus
-	 * the skew) after it.
-	 */
-	#head(counter: number, prev: ClockHead | undefined, at = this.#now()): ClockHead {
-		const head: ClockHead = { counter, at };
+	/** An announcement of `counter`, with the view's last bumps when the view has reached it. */
+	#head(counter: number): ClockHead {
+		const head: ClockHead = { counter, at: this.#now() };
 		if (this.view.ready && this.view.counter >= counter) head.increment = this.view.increment(HEAD_BUMPS);
-		if (this.#quietOn()) {
-			const { quietAfterMs, quietHeadCheckMs, skewToleranceMs } = this.options;
-			if (!prev || at - prev.at > quietAfterMs - skewToleranceMs) head.quietEndedAt = at;
-			else if (prev.quietEndedAt !== undefined && at - prev.quietEndedAt < quietHeadCheckMs + skewToleranceMs) {
-				head.quietEndedAt = prev.quietEndedAt;
-			}
-		}
 		return head;
-	}
-
-	/**
-	 * Writes an announcement of `counter` over `prev` and returns it. One that
-	 * ends a quiet spell but took longer than `skewToleranceMs` to land is
-	 * written again, marked as ending the spell when it landed: a look may
-	 * have found the spell quiet until then, and `#announceWait` counts from
-	 * the mark with only that much to spare.
-	 */
-	async #writeHeadOver(
-		writeHead: (head: ClockHead) => Promise<void>,
-		counter: number,
-		prev: ClockHead | undefined,
-	): Promise<ClockHead> {
-		const head = this.#head(counter, prev);
-		await writeHead(head);
-		const landed = this.#now();
-		if (head.quietEndedAt !== head.at || landed - head.at <= this.options.skewToleranceMs) return head;
-		const again = { ...this.#head(counter, prev, landed), quietEndedAt: landed };
-		await writeHead(again);
-		return again;
-	}
-
-	/**
-	 * How long an announcer waits after its announcement (`head`, or the one
-	 * at or above its counter that another isolate made) landed before it
-	 * answers: `headCheckMs`, which any isolate's look is relied on for; after
-	 * a quiet spell, until `quietHeadCheckMs` (plus the skew) past its end,
-	 * which a look made in the spell is relied on for.
-	 */
-	#announceWait(head: ClockHead, ownEnd: boolean): number {
-		const { headCheckMs, quietHeadCheckMs, skewToleranceMs } = this.options;
-		const ended = head.quietEndedAt;
-		if (!this.#quietOn() || ended === undefined) return headCheckMs;
-		// Its own end of a spell: a look made in it started before the announcement landed, just now.
-		if (ownEnd) return quietHeadCheckMs;
-		return Math.max(headCheckMs, ended + quietHeadCheckMs + skewToleranceMs - this.#now());
 	}
 
 	/**
@@ -476,16 +374,12 @@ export class InvalidationClock {
 		this.#headCheckedAt = now;
 		this.counters.headChecks++;
 		const look = (async () => {
-			const read = await withinMs(
-				source.readHead?.().then(
-					(value) => ({ value }),
-					() => undefined,
+			const head = parseHead(
+				await withinMs(
+					source.readHead?.().catch(() => undefined),
+					this.options.headCheckMs,
 				),
-				this.options.headCheckMs,
 			);
-			const head = parseHead(read?.value);
-			// A look that failed is never relied on for longer than `headCheckMs`.
-			this.#quiet = read !== undefined && this.#foundQuiet(head, now);
 			// Unreadable or not answering within a period: the Cache API failing; the refresh age still bounds what is served.
 			if (!head || head.counter <= this.view.counter) {
 				this.#headKnownAt = Math.max(this.#headKnownAt, now);
@@ -701,17 +595,12 @@ async function withinMs<T>(promise: Promise<T> | undefined, ms: number): Promise
 
 function parseHead(value: unknown): ClockHead | undefined {
 	if (typeof value !== "object" || value === null) return undefined;
-	const { counter, at, increment, quietEndedAt } = value as Record<string, unknown>;
+	const { counter, at, increment } = value as Record<string, unknown>;
 	if (!(typeof counter === "number" && Number.isSafeInteger(counter) && typeof at === "number" && Number.isFinite(at)))
 		return undefined;
 	// Bumps that do not parse are left out: the look then falls back to a refresh.
 	const carried = increment === undefined ? undefined : parseIncrement(increment);
-	const head: ClockHead = carried ? { counter, at, increment: carried } : { counter, at };
-	// An end of a quiet spell that does not parse is taken as the announcement's own: the next announcer waits the longest.
-	if (quietEndedAt !== undefined) {
-		head.quietEndedAt = typeof quietEndedAt === "number" && Number.isFinite(quietEndedAt) ? quietEndedAt : at;
-	}
-	return head;
+	return carried ? { counter, at, increment: carried } : { counter, at };
 }
 
 function parseLease(value: unknown): ClockLease | undefined {
