@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { type ClockIncrement, ClockView, clockSource, InvalidationClock } from "tiercache";
+import { type ClockIncrement, type ClockSource, ClockView, clockSource, InvalidationClock } from "tiercache";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cacheStatus, testApp } from "./helpers/app";
 import { switchableD1 } from "./helpers/faults";
@@ -164,6 +164,72 @@ describe("the clock of an isolate", () => {
 		await close.request("/v1/categories");
 		expect(close.cache.clock.counters).toMatchObject({ d1Reads: 0, sharedReads: 1 });
 		expect(close.cache.clock.view.readAt).toBeLessThanOrEqual(close.clock.now);
+	});
+
+	it("relies on a shared view's time for announcements only as far as its own reads of D1 go (skew)", async () => {
+		// A reader whose last look began before a write's announcement landed, and which then takes an older shared
+		// view stamped by a clock running ahead: that stamp is no proof it would have seen the announcement.
+		const cacheName = "skewed-shared-view";
+		const real = clockSource(env.DB, () => caches.open(cacheName));
+		const held: ((value: unknown) => void)[] = [];
+		let holdLooks = false;
+		const source = {
+			...real,
+			readHead: () => (holdLooks ? new Promise<unknown>((resolve) => held.push(resolve)) : real.readHead?.()),
+		} as ClockSource;
+		const t0 = Date.now();
+		let now = t0;
+		const reader = new InvalidationClock(
+			{ jitterMs: 0 },
+			() => now,
+			() => 0,
+		);
+		const pending: Promise<unknown>[] = [];
+		const waitUntil = (p: Promise<unknown>) => void pending.push(p.catch(() => {}));
+		await reader.ensureFresh(source, waitUntil); // reads D1 at t0
+		await Promise.all(pending);
+		const before = reader.view.counter;
+		const oldHead = await real.readHead?.();
+		// Requests every 40 ms: the reader looks every 80 ms (last at t0+360) and never waits.
+		for (let t = 40; t <= 400; t += 40) {
+			now = t0 + t;
+			expect(reader.stateNow(() => source, waitUntil)).toBeDefined();
+			await Promise.all(pending);
+		}
+
+		// t0+440: a look begins and is slow to answer.
+		holdLooks = true;
+		now = t0 + 440;
+		expect(reader.stateNow(() => source, waitUntil)).toBeDefined();
+		expect(held).toHaveLength(1);
+		// Meanwhile another isolate commits an invalidation, announces it (landing at about t0+470) and answers
+		// 100 ms later.
+		const writer = testApp({ shareKeys: true, cacheName });
+		await writer.cache.invalidateTags(env, ["skew:shared-view"]);
+		const after = writer.cache.clock.view.counter;
+		expect(after).toBeGreaterThan(before);
+		// Then an isolate whose clock runs about 70 ms ahead shares the view it read from D1 before that commit,
+		// stamped t0+530 by its clock (the location's shared view is last-writer-wins).
+		await real.writeShared({ from: before, to: before, floor: reader.view.floor, readAt: t0 + 530, bumps: [] });
+
+		// t0+550: a request starts a background refresh, which takes that view.
+		now = t0 + 550;
+		reader.stateNow(() => source, waitUntil);
+		await scheduler.wait(20);
+		expect(reader.counters.sharedReads).toBe(1);
+		expect(reader.view.counter).toBe(before);
+		// The first look answers what the location held when it read: the announcement had not landed.
+		held[0]?.(oldHead);
+		await scheduler.wait(20);
+
+		// t0+620, after the write's answer: nothing the reader saw itself is younger than t0+440; it must not serve.
+		now = t0 + 620;
+		expect(reader.stateNow(() => source, waitUntil)).toBeUndefined();
+		holdLooks = false;
+		for (const resolve of held.slice(1)) resolve(await real.readHead?.());
+		const state = await reader.ensureFresh(source, waitUntil);
+		expect(state.available).toBe(true);
+		expect(reader.view.counter).toBeGreaterThanOrEqual(after);
 	});
 
 	it("refreshes in the background between half a second and a second, and waits only past a second", async () => {
@@ -367,7 +433,8 @@ describe("several isolates at one location (the field's failure, made a test)", 
 		const waitedFrom = performance.now();
 		const res = await b.request("/v1/products/2", {}, {}, { wait: false });
 		expect(res.status).toBe(200);
-		expect(b.cache.clock.counters.headWaits).toBe(1);
+		// Both of b's requests waited for a look: its first took a's shared view, which proves nothing about announcements.
+		expect(b.cache.clock.counters.headWaits).toBe(2);
 		expect(performance.now() - waitedFrom).toBeLessThan(2_000); // not the 3 s of the clock's timeout
 	});
 

@@ -188,6 +188,13 @@ export class InvalidationClock {
 	 * of the last look whose counter the view had reached).
 	 */
 	#headKnownAt = Number.NEGATIVE_INFINITY;
+	/**
+	 * When this isolate itself last read D1's clock (a refresh, or its own
+	 * write's batch): every announcement made before it is in the view. A
+	 * shared view's time is not: it comes from another isolate's clock,
+	 * which may run ahead by up to `skewToleranceMs`.
+	 */
+	#ownReadAt = Number.NEGATIVE_INFINITY;
 	/** An announced counter the view has not reached yet: requests wait for the refresh that reaches it. */
 	#wanted = -1;
 	/** What reaching `#wanted` makes known: every announcement made before this time. */
@@ -272,7 +279,7 @@ export class InvalidationClock {
 	/** Whether what this isolate knows of the location's announcements is too old to serve on. */
 	#headStale(now: number): boolean {
 		const every = this.options.headCheckMs;
-		return every > 0 && now - Math.max(this.#headKnownAt, this.view.readAt) >= every;
+		return every > 0 && now - Math.max(this.#headKnownAt, this.#ownReadAt) >= every;
 	}
 
 	/**
@@ -540,6 +547,7 @@ export class InvalidationClock {
 	applyDelta(delta: ClockDelta, after: number | undefined, started: number, wasReady = this.view.ready): void {
 		const { rows, counter, floor } = delta;
 		const limit = this.options.deltaLimit;
+		this.#ownReadAt = Math.max(this.#ownReadAt, started);
 		if (rows.length > limit) {
 			if (wasReady) {
 				// A bulk change, too large to carry: nothing read before it is trusted.
