@@ -1,4 +1,5 @@
 import { type ClockIncrement, ClockView, parseIncrement, type Validity } from "./clock-view.js";
+import { LATE, within } from "./deadline.js";
 
 /** Where the clock is read: D1 (the truth) and the location's shared copy (the Cache API). */
 export interface ClockSource {
@@ -284,14 +285,23 @@ export class InvalidationClock {
 
 	/**
 	 * Validity of an entry against the view; entries read before its coverage
-	 * get one batched per-tag look-up in D1 (`lookup` false: left undefined).
+	 * get one batched per-tag look-up in D1 (`lookup` false: left undefined),
+	 * which fails when it takes longer than `lookupTimeoutMs`.
 	 */
-	async validity(source: ClockSource, readSeq: number, tags: readonly string[], lookup: boolean): Promise<Validity> {
+	async validity(
+		source: ClockSource,
+		readSeq: number,
+		tags: readonly string[],
+		lookup: boolean,
+		lookupTimeoutMs: number,
+	): Promise<Validity> {
 		const known = this.view.validity(readSeq, tags);
 		if (known !== undefined || !lookup) return known;
 		const missing = this.view.unknownTags(readSeq, tags);
 		this.counters.tagLookups++;
-		const { rows, counter } = await source.lookupTags(missing);
+		const answer = await within(source.lookupTags(missing), lookupTimeoutMs, LATE);
+		if (answer === LATE) throw new Error(`tag look-up: no answer within ${lookupTimeoutMs} ms`);
+		const { rows, counter } = answer;
 		this.view.addBaseline(rows, missing, counter);
 		return this.view.validity(readSeq, tags);
 	}
@@ -315,14 +325,9 @@ export class InvalidationClock {
 		if (!source.writeHead || !source.readHead || !(counter > 0) || every <= 0) return;
 		// A hanging Cache API holds a write's answer at most `timeoutMs` (real time); the rest goes on in the background.
 		const head = { readHead: source.readHead.bind(source), writeHead: source.writeHead.bind(source) };
-		let timer: ReturnType<typeof setTimeout> | null = null;
 		const announced = this.#announce(source, head, counter, waitUntil, every);
 		waitUntil(announced);
-		await Promise.race([
-			announced,
-			new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.timeoutMs))),
-		]);
-		if (timer !== null) clearTimeout(timer);
+		await within(announced, this.options.timeoutMs, undefined);
 	}
 
 	async #announce(
@@ -382,9 +387,10 @@ export class InvalidationClock {
 		this.counters.headChecks++;
 		const look = (async () => {
 			const head = parseHead(
-				await withinMs(
-					source.readHead?.().catch(() => undefined),
+				await within(
+					source.readHead?.().catch(() => undefined) ?? Promise.resolve(undefined),
 					this.options.headCheckMs,
+					undefined,
 				),
 			);
 			// Unreadable or not answering within a period: the Cache API failing; the refresh age still bounds what is served.
@@ -592,15 +598,6 @@ export class InvalidationClock {
 }
 
 /** The promise's value, or undefined after `ms` of real time (a hanging Cache API must not hold requests). */
-async function withinMs<T>(promise: Promise<T> | undefined, ms: number): Promise<T | undefined> {
-	let timer: ReturnType<typeof setTimeout> | null = null;
-	try {
-		return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)))]);
-	} finally {
-		if (timer !== null) clearTimeout(timer);
-	}
-}
-
 function parseHead(value: unknown): ClockHead | undefined {
 	if (typeof value !== "object" || value === null) return undefined;
 	const { counter, at, increment } = value as Record<string, unknown>;

@@ -1,5 +1,6 @@
 import type { Env as HonoEnv } from "hono";
 import { deltaStatements, parseDelta } from "./clock-source.js";
+import { within } from "./deadline.js";
 import { edgePurgeTags } from "./headers.js";
 import type { ClockSource, InvalidationClock } from "./invalidation-clock.js";
 import { counterValue, SEQ_SQL } from "./seq-sql.js";
@@ -219,7 +220,6 @@ export class Invalidations<E extends HonoEnv> {
 		if (!purgeEdgeNow || ("tags" in target && target.tags.length === 0)) return false;
 		const started = performance.now();
 		const timeoutMs = this.#options.edgePurgeTimeoutMs ?? 1000;
-		let timer: ReturnType<typeof setTimeout> | null = null;
 		const attempt = purgeEdgeNow(env, target, scope.executionCtx).catch((err) => {
 			this.#stats.purges.edgeErrors++;
 			this.#warn("edge-purge", err);
@@ -227,13 +227,7 @@ export class Invalidations<E extends HonoEnv> {
 		});
 		// A slow edge never holds the answer past the bound; the attempt may still finish after it.
 		scope.waitUntil?.(attempt);
-		const purged = await Promise.race([
-			attempt,
-			new Promise<false>((resolve) => {
-				timer = setTimeout(() => resolve(false), timeoutMs);
-			}),
-		]);
-		if (timer !== null) clearTimeout(timer);
+		const purged = await within(attempt, timeoutMs, false);
 		if (purged) this.#stats.purges.edgePurgedNow++;
 		scope.timing?.("edge-purge", performance.now() - started, purged ? "purged" : "not-purged");
 		return purged;

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Env as HonoEnv } from "hono";
+import { LATE, within } from "./deadline.js";
 import { type Entry, etagOf } from "./entry.js";
 import type { CachePolicy } from "./policy.js";
 import { SEQ_SQL } from "./seq-sql.js";
@@ -63,21 +64,15 @@ export class OriginFill<E extends HonoEnv, Db extends AnyD1Db> {
 		stats.byRoute[policy.name] = (stats.byRoute[policy.name] ?? 0) + 1;
 		let loaded: L;
 		const timeoutMs = this.#options.originTimeoutMs ?? 10_000;
-		let timer: ReturnType<typeof setTimeout> | null = null;
 		try {
 			// A slow origin counts as a failing one: stale-if-error answers, or 503.
-			loaded = await Promise.race([
-				load(origin),
-				new Promise<never>((_, reject) => {
-					timer = setTimeout(() => reject(new Error(`origin load took longer than ${timeoutMs} ms`)), timeoutMs);
-				}),
-			]);
+			const answer = await within(load(origin), timeoutMs, LATE);
+			if (answer === LATE) throw new Error(`origin load took longer than ${timeoutMs} ms`);
+			loaded = answer;
 		} catch (err) {
 			stats.errors++;
 			this.lastErrorAt = this.#now();
 			throw err;
-		} finally {
-			if (timer !== null) clearTimeout(timer);
 		}
 		const body = JSON.stringify(loaded.body);
 		const notFound = loaded.status === 404;

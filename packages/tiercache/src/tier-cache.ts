@@ -611,35 +611,19 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined> {
 		const generation = this.clock.view.generation;
 		if (this.#validAt.get(entry) === generation) return true;
-		// Known to the view (the common case): no look-up, so nothing to bound.
-		const known = this.clock.view.validity(entry.readSeq, validationTags(entry));
-		if (known !== undefined) {
-			if (known) this.#validAt.set(entry, generation);
-			return known;
-		}
-		let timer: ReturnType<typeof setTimeout> | undefined;
 		try {
-			const lookup = this.clock.validity(
+			const valid = await this.clock.validity(
 				this.#clockSource(scope.env),
 				entry.readSeq,
 				validationTags(entry),
 				scope.clock?.available !== false,
+				this.#tierTimeoutMs,
 			);
-			const late = new Promise<"late">((resolve) => {
-				timer = setTimeout(resolve, this.#tierTimeoutMs, "late");
-			});
-			const valid = await Promise.race([lookup, late]);
-			if (valid === "late") {
-				lookup.catch(() => {});
-				throw new Error(`tag look-up: no answer within ${this.#tierTimeoutMs} ms`);
-			}
 			if (valid && this.clock.view.generation === generation) this.#validAt.set(entry, generation);
 			return valid;
 		} catch (err) {
 			this.#warn("clock", err);
 			return undefined;
-		} finally {
-			if (timer !== undefined) clearTimeout(timer);
 		}
 	}
 

@@ -1,4 +1,5 @@
 import type { ColoCache } from "./colo-cache.js";
+import { within } from "./deadline.js";
 import type { Entry } from "./entry.js";
 import { KvCache } from "./kv-cache.js";
 import type { MemoryLru } from "./memory-lru.js";
@@ -49,16 +50,11 @@ export class TierStore {
 	 * (its late answer is dropped).
 	 */
 	async get(kv: () => KVNamespace, tier: TierName, key: string): Promise<Entry | undefined | TierFailure> {
-		let timer: ReturnType<typeof setTimeout> | undefined;
 		try {
 			if (tier === "memory") return this.#memory.get(key);
 			const read = tier === "colo" ? this.#colo.get(key) : new KvCache(kv(), this.#kvLastWrite).get(key);
-			const late = new Promise<TierFailure>((resolve) => {
-				timer = setTimeout(resolve, this.#timeoutMs, TierFailure.timeout);
-			});
-			const answer = await Promise.race([read, late]);
+			const answer = await within(read, this.#timeoutMs, TierFailure.timeout);
 			if (answer === TierFailure.timeout) {
-				read.catch(() => {});
 				this.#stats.tiers[tier].timeouts++;
 				this.#warn(tier, new Error(`${tier} read: no answer within ${this.#timeoutMs} ms`));
 			}
@@ -66,8 +62,6 @@ export class TierStore {
 		} catch (err) {
 			this.#warn(tier, err);
 			return TierFailure.error;
-		} finally {
-			if (timer !== undefined) clearTimeout(timer);
 		}
 	}
 
