@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SEQ_SQL } from "../packages/tiercache/src/seq-sql";
 import { cacheStatus, testApp } from "./helpers/app";
-import { cacheWithHangingEntryReads, hangingKvReads, stallingD1 } from "./helpers/faults";
+import { cacheWithHangingEntryReads, failingD1, hangingKvReads, stallingD1 } from "./helpers/faults";
 import { seedSmallCatalog } from "./helpers/fixtures";
 
 beforeAll(async () => {
@@ -53,31 +53,37 @@ describe("a tier that stops answering holds a read at most tierTimeoutMs", () =>
 		expect(cacheStatus(await a.request("/v1/products/2"))).toMatch(/^tiercache-memory; hit/);
 	});
 
-	it("the D1 look-up that checks an entry another location stored: that entry is a miss, never served unchecked", async () => {
-		const writer = testApp({ shareKeys: true, cacheName: "timeout-lookup-writer" });
-		await writer.request("/v1/categories/garden");
-		await writer.request("/v1/categories/garden"); // its second request: stored in KV
-		await writer.cache.invalidateTags(env, ["unrelated:timeout-lookup"]);
-		// Without the fault, a new isolate there would serve it from KV after one look-up (see invalidation-seqs).
-		// A new isolate at another location, whose view starts after the entry was read, and whose look-ups hang.
-		const reader = testApp({
-			shareKeys: true,
-			cacheName: "timeout-lookup-reader",
-			database: (e) => stallingD1(e.DB, (sql) => sql === SEQ_SQL.lookup),
-			tierTimeoutMs: 50,
-		});
-		const res = await settlesWithin(reader.request("/v1/categories/garden"), 3_000);
-		expect(res).not.toBe("hung");
-		const first = res as Response;
-		expect(first.status).toBe(200);
-		expect(cacheStatus(first)).toMatch(/^tiercache-kv; fwd=miss; detail=error, /);
-		expect(reader.cache.clock.counters.tagLookups).toBe(1);
-		expect(reader.cache.stats.tiers.kv).toMatchObject({ errors: 1, timeouts: 0, hits: 0 });
-		expect(reader.cache.stats.origin.loads).toBe(1);
-		// The same read at a third location, whose look-ups answer, is served from KV.
-		const control = testApp({ shareKeys: true, cacheName: "timeout-lookup-control", tierTimeoutMs: 50 });
-		expect(cacheStatus(await control.request("/v1/categories/garden"))).toMatch(/^tiercache-kv; hit/);
-	});
+	it.each([
+		["hangs", stallingD1, "timeout", { errors: 1, timeouts: 1, hits: 0 }],
+		["fails", failingD1, "error", { errors: 1, timeouts: 0, hits: 0 }],
+	] as const)(
+		"the D1 look-up that checks an entry another location stored %s: that entry is a miss, never served unchecked",
+		async (fault, faulty, detail, kvCounters) => {
+			const writer = testApp({ shareKeys: true, cacheName: `lookup-${fault}-writer` });
+			await writer.request("/v1/categories/garden");
+			await writer.request("/v1/categories/garden"); // its second request: stored in KV
+			await writer.cache.invalidateTags(env, [`unrelated:lookup-${fault}`]);
+			// Without the fault, a new isolate there would serve it from KV after one look-up (see invalidation-seqs).
+			// A new isolate at another location, whose view starts after the entry was read, and whose look-ups hang or fail.
+			const reader = testApp({
+				shareKeys: true,
+				cacheName: `lookup-${fault}-reader`,
+				database: (e) => faulty(e.DB, (sql) => sql === SEQ_SQL.lookup),
+				tierTimeoutMs: 50,
+			});
+			const res = await settlesWithin(reader.request("/v1/categories/garden"), 3_000);
+			expect(res).not.toBe("hung");
+			const first = res as Response;
+			expect(first.status).toBe(200);
+			expect(cacheStatus(first)).toMatch(new RegExp(`^tiercache-kv; fwd=miss; detail=${detail}, `));
+			expect(reader.cache.clock.counters.tagLookups).toBe(1);
+			expect(reader.cache.stats.tiers.kv).toMatchObject(kvCounters);
+			expect(reader.cache.stats.origin.loads).toBe(1);
+			// The same read at a third location, whose look-ups answer, is served from KV.
+			const control = testApp({ shareKeys: true, cacheName: `lookup-${fault}-control`, tierTimeoutMs: 50 });
+			expect(cacheStatus(await control.request("/v1/categories/garden"))).toMatch(/^tiercache-kv; hit/);
+		},
+	);
 
 	it("after a failed load, the KV read that the gate had skipped: 503, not a request that hangs", async () => {
 		const a = testApp({

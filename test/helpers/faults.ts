@@ -88,6 +88,15 @@ export async function cacheWithHangingEntryReads(name: string): Promise<Cache> {
  * SQL that `stalls` matches never answers; everything else goes through.
  */
 export function stallingD1(real: D1Database, stalls: (sql: string) => boolean): D1Database {
+	return faultyD1(real, stalls, never);
+}
+
+/** The same, except that such a batch fails at once, as D1 does on an error. */
+export function failingD1(real: D1Database, fails: (sql: string) => boolean): D1Database {
+	return faultyD1(real, fails, () => Promise.reject(new Error("D1_ERROR: injected fault")));
+}
+
+function faultyD1(real: D1Database, stalls: (sql: string) => boolean, answer: <T>() => Promise<T>): D1Database {
 	const stalled = new WeakSet<D1PreparedStatement>();
 	const mark = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
 		if (!stalls(sql)) return statement;
@@ -96,7 +105,7 @@ export function stallingD1(real: D1Database, stalls: (sql: string) => boolean): 
 				if (prop === "bind") return (...values: unknown[]) => mark(target.bind(...values), sql);
 				if (prop === RAW) return target;
 				const value = Reflect.get(target, prop, target);
-				return typeof value === "function" ? () => never() : value;
+				return typeof value === "function" ? () => answer() : value;
 			},
 		});
 		stalled.add(wrapped);
@@ -107,7 +116,7 @@ export function stallingD1(real: D1Database, stalls: (sql: string) => boolean): 
 			if (prop === "prepare") return (query: string) => mark(target.prepare(query), query);
 			if (prop === "batch") {
 				return (statements: D1PreparedStatement[]) =>
-					statements.some((s) => stalled.has(s)) ? never() : target.batch(statements);
+					statements.some((s) => stalled.has(s)) ? answer() : target.batch(statements);
 			}
 			const value = Reflect.get(target, prop, target);
 			return typeof value === "function" ? value.bind(target) : value;

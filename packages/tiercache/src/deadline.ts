@@ -20,3 +20,8 @@ export async function within<T, L>(promise: Promise<T>, ms: number, late: L): Pr
 
 /** A `late` value no awaited result can equal. */
 export const LATE: unique symbol = Symbol("late");
+
+/** A wait that reached its deadline (e.g. the tag look-up): told apart from other failures. */
+export class TimeoutError extends Error {
+	override name = "TimeoutError";
+}

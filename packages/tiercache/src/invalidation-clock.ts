@@ -1,5 +1,5 @@
 import { type ClockIncrement, ClockView, parseIncrement, type Validity } from "./clock-view.js";
-import { LATE, within } from "./deadline.js";
+import { LATE, TimeoutError, within } from "./deadline.js";
 
 /** Where the clock is read: D1 (the truth) and the location's shared copy (the Cache API). */
 export interface ClockSource {
@@ -300,7 +300,7 @@ export class InvalidationClock {
 		const missing = this.view.unknownTags(readSeq, tags);
 		this.counters.tagLookups++;
 		const answer = await within(source.lookupTags(missing), lookupTimeoutMs, LATE);
-		if (answer === LATE) throw new Error(`tag look-up: no answer within ${lookupTimeoutMs} ms`);
+		if (answer === LATE) throw new TimeoutError(`tag look-up: no answer within ${lookupTimeoutMs} ms`);
 		const { rows, counter } = answer;
 		this.view.addBaseline(rows, missing, counter);
 		return this.view.validity(readSeq, tags);

@@ -9,6 +9,7 @@ import type { Context, Env as HonoEnv } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { clockSource } from "./clock-source.js";
 import { ColoCache } from "./colo-cache.js";
+import { TimeoutError } from "./deadline.js";
 import { type Entry, inStaleIfError, inStaleWhileRevalidate, isFresh, ttlLeft, validationTags } from "./entry.js";
 import type { TierOutcome } from "./headers.js";
 import { HotKeys } from "./hot-keys.js";
@@ -300,11 +301,14 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			}
 			const read =
 				tier === "memory" ? this.memory.get(key) : await (remote.get(tier) ?? this.#tiers.get(kv, tier, key));
-			const failure = read instanceof TierFailure ? read : undefined;
-			const entry = failure ? undefined : (read as Entry | undefined);
+			const entry = read instanceof TierFailure ? undefined : (read as Entry | undefined);
 			// An entry found valid against this very view is valid still (no promise for it).
-			const valid =
+			const checked =
 				entry && (this.#validAt.get(entry) === this.clock.view.generation || (await this.#isValid(scope, entry)));
+			// The tier's read, or the look-up that checks what it returned, failed or took too long.
+			const failure = read instanceof TierFailure ? read : checked instanceof TierFailure ? checked : undefined;
+			const valid = checked instanceof TierFailure ? undefined : checked;
+			if (checked === TierFailure.timeout) counters.timeouts++;
 			timings.push([tier, performance.now() - started]);
 			const now = this.#now();
 			if (tier === "kv") this.#kvGate?.record(!!entry && valid === true && inStaleWhileRevalidate(entry, now));
@@ -596,6 +600,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const entry = read instanceof TierFailure ? undefined : read;
 		const valid = entry && inStaleIfError(entry, now) ? await this.#isValid(scope, entry) : undefined;
 		if (valid === false) counters.invalidated++;
+		if (valid instanceof TierFailure) {
+			counters.errors++;
+			if (valid === TierFailure.timeout) counters.timeouts++;
+		}
 		const usable = entry && valid === true ? entry : undefined;
 		timings.push(["kv", performance.now() - started]);
 		this.#kvGate?.record(!!usable && inStaleWhileRevalidate(usable, now));
@@ -603,12 +611,14 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	}
 
 	/**
-	 * Valid, invalid, or undefined when validity could not be established (a
-	 * miss): checked against this isolate's view of the clock, with a per-tag
-	 * look-up in D1 for entries older than the view (not while the clock is
-	 * unavailable). An answer is reused while the view has not changed.
+	 * Valid, invalid, undefined when the clock is unavailable and the view
+	 * cannot tell, or a `TierFailure` when the look-up failed or took longer
+	 * than the tier timeout (a miss): checked against this isolate's view of
+	 * the clock, with a per-tag look-up in D1 for entries older than the view
+	 * (not while the clock is unavailable). An answer is reused while the view
+	 * has not changed.
 	 */
-	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined> {
+	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined | TierFailure> {
 		const generation = this.clock.view.generation;
 		if (this.#validAt.get(entry) === generation) return true;
 		try {
@@ -623,7 +633,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			return valid;
 		} catch (err) {
 			this.#warn("clock", err);
-			return undefined;
+			return err instanceof TimeoutError ? TierFailure.timeout : TierFailure.error;
 		}
 	}
 

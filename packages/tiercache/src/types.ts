@@ -79,8 +79,8 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	 * How long a read waits for the Cache API or KV, and for the D1 look-up
 	 * that checks an entry one of them returned, before it treats that tier
 	 * as failed and goes on to the next one (ms): `Cache-Status` says
-	 * `fwd=miss; detail=timeout` (a look-up, `detail=error`), counted in the
-	 * tier's `timeouts` and `errors`. Default 1,000.
+	 * `fwd=miss; detail=timeout` (a look-up that fails: `detail=error`),
+	 * counted in the tier's `timeouts` and `errors`. Default 1,000.
 	 */
 	tierTimeoutMs?: number;
 	/** Delay before each origin load (ms); for local benchmarks. */
