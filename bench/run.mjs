@@ -816,6 +816,108 @@ for (const [name, v] of Object.entries(results.variants)) {
 	if (name === "constant" || name === "app-floor") v.hitRatio = { memory: 0, colo: 0, kv: 0 };
 }
 
+// ---- the hit path, paired ----------------------------------------------------
+//
+// The hit path's CPU per request, with tiercache and app-floor running side by
+// side (each its own runtime, two isolates) and measured in turns: several
+// rounds, each measuring tiercache, app-floor and app-floor with the
+// contract's headers at the same fixed rate, in an order that rotates. The
+// per-variant figures above are minutes apart; whatever else the machine does
+// moves them by 10–40 %, and here it moves every arm of a round alike. The
+// ratios are of the medians; each round's own ratios are kept too.
+
+await section("hit path, paired", async () => {
+	if (!variants.includes("app-floor") || results.failedVariants["app-floor"]) return;
+	const rounds = config.quick ? 3 : 5;
+	const seconds = config.quick ? 3 : 5;
+	const paths = Array.from({ length: 50 }, (_, i) => `/v1/products/${i + 1}`);
+	const start = async (variant) => {
+		const before = new Set(workerdChildren());
+		const mf = variantMiniflare(copyState(`paired-${variant}`), variant);
+		liveInstances.add(mf);
+		await mf.ready;
+		const clients = {};
+		for (const isolate of ISOLATES) {
+			clients[isolate] = createClient((await mf.unsafeGetDirectURL(isolate)).href, {
+				sockets: 256,
+				timeoutMs: REQUEST_TIMEOUT_MS,
+			});
+		}
+		const pids = workerdChildren().filter((pid) => !before.has(pid));
+		const get = async (i) => {
+			const res = await clients[ISOLATES[i % ISOLATES.length]].request(
+				paths[Math.floor(i / ISOLATES.length) % paths.length],
+			);
+			return res.status === 200;
+		};
+		for (let k = 0; k < 3; k++) for (let i = 0; i < paths.length * ISOLATES.length; i++) await get(i);
+		return { mf, clients, pids, get };
+	};
+	const engine = await start("tiercache");
+	const floor = await start("app-floor");
+	const toggleHeaders = async (on) => {
+		for (const client of Object.values(floor.clients)) {
+			const res = await client.request(`/__bench/floor-headers?on=${on ? 1 : 0}`, { method: "POST" });
+			if (res.status !== 200) throw new Error(`/__bench/floor-headers answered ${res.status}`);
+		}
+	};
+	const arms = {
+		tiercache: { target: engine, headers: false },
+		"app-floor": { target: floor, headers: false },
+		"app-floor+headers": { target: floor, headers: true },
+	};
+	const names = Object.keys(arms);
+	const cpu = Object.fromEntries(names.map((n) => [n, []]));
+	let errors = 0;
+	for (let r = 0; r < rounds; r++) {
+		for (let k = 0; k < names.length; k++) {
+			const name = names[(r + k) % names.length];
+			const { target, headers } = arms[name];
+			if (target === floor) await toggleHeaders(headers);
+			await settle({ pids: [...engine.pids, ...floor.pids] });
+			const before = cpuOf(target.pids);
+			const run = await runOpenLoop({
+				rateRps: config.hitPathRateRps,
+				seconds,
+				graceMs: config.openLoopGraceMs,
+				record: () => {},
+				send: (i) => target.get(i),
+			});
+			const after = cpuOf(target.pids);
+			errors += run.errors + run.timedOut;
+			cpu[name].push(before === null || after === null ? null : Math.round((after - before) / run.completed));
+		}
+	}
+	for (const t of [engine, floor]) {
+		for (const client of Object.values(t.clients)) client.close();
+		await t.mf.dispose();
+		liveInstances.delete(t.mf);
+	}
+	const median = (xs) => {
+		const s = xs.filter((x) => x !== null).sort((a, b) => a - b);
+		return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+	};
+	const medians = Object.fromEntries(names.map((n) => [n, median(cpu[n])]));
+	const ratioOf = (a, b) => (a === null || b === null ? null : round(a / b, 2));
+	results.hitPathPaired = {
+		rateRps: config.hitPathRateRps,
+		seconds,
+		rounds,
+		cpuUsPerRequest: cpu,
+		medianCpuUsPerRequest: medians,
+		vsAppFloor: ratioOf(medians.tiercache, medians["app-floor"]),
+		vsAppFloorWithHeaders: ratioOf(medians.tiercache, medians["app-floor+headers"]),
+		headersVsAppFloor: ratioOf(medians["app-floor+headers"], medians["app-floor"]),
+		roundRatiosVsAppFloor: cpu.tiercache.map((t, i) => ratioOf(t, cpu["app-floor"][i])),
+		errors,
+	};
+	log(
+		`hit path, paired (${rounds} rounds at ${config.hitPathRateRps} req/s): tiercache ${medians.tiercache} µs, ` +
+			`app-floor ${medians["app-floor"]} µs, with the contract's headers ${medians["app-floor+headers"]} µs: ` +
+			`${results.hitPathPaired.vsAppFloor}× app-floor, ${results.hitPathPaired.vsAppFloorWithHeaders}× with headers`,
+	);
+});
+
 // ---- stampede: N concurrent cold requests for one key ----------------------
 
 /**

@@ -101,6 +101,17 @@ export function renderTable(results) {
 			);
 		}
 	}
+	const paired = results.hitPathPaired;
+	if (paired) {
+		const m = paired.medianCpuUsPerRequest;
+		lines.push(
+			"",
+			`hit path, paired (side by side, ${paired.rounds} rounds of ${paired.seconds} s at ${paired.rateRps} req/s; medians): ` +
+				`tiercache ${m.tiercache}, app-floor ${m["app-floor"]}, app-floor with the contract's headers ${m["app-floor+headers"]} CPU µs/req`,
+			`tiercache ${paired.vsAppFloor}× app-floor (rounds: ${paired.roundRatiosVsAppFloor.join(", ")}), ` +
+				`${paired.vsAppFloorWithHeaders}× app-floor with the headers; the headers alone ${paired.headersVsAppFloor}× app-floor`,
+		);
+	}
 	for (const run of results.openLoop?.rates ?? []) {
 		lines.push(
 			"",
