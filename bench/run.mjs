@@ -820,8 +820,9 @@ for (const [name, v] of Object.entries(results.variants)) {
 //
 // The hit path's CPU per request, with tiercache and app-floor running side by
 // side (each its own runtime, two isolates) and measured in turns: several
-// rounds, each measuring tiercache, app-floor and app-floor with the
-// contract's headers at the same fixed rate, in an order that rotates. The
+// rounds, each measuring tiercache (as the Worker runs it, behind the front
+// door), tiercache in the app alone (front door off), app-floor and app-floor
+// with the contract's headers at the same fixed rate, in an order that rotates. The
 // per-variant figures above are minutes apart; whatever else the machine does
 // moves them by 10–40 %, and here it moves every arm of a round alike. The
 // ratios are of the medians; each round's own ratios are kept too.
@@ -855,16 +856,17 @@ await section("hit path, paired", async () => {
 	};
 	const engine = await start("tiercache");
 	const floor = await start("app-floor");
-	const toggleHeaders = async (on) => {
-		for (const client of Object.values(floor.clients)) {
-			const res = await client.request(`/__bench/floor-headers?on=${on ? 1 : 0}`, { method: "POST" });
-			if (res.status !== 200) throw new Error(`/__bench/floor-headers answered ${res.status}`);
+	const toggle = async (target, what, on) => {
+		for (const client of Object.values(target.clients)) {
+			const res = await client.request(`/__bench/${what}?on=${on ? 1 : 0}`, { method: "POST" });
+			if (res.status !== 200) throw new Error(`/__bench/${what} answered ${res.status}`);
 		}
 	};
 	const arms = {
-		tiercache: { target: engine, headers: false },
-		"app-floor": { target: floor, headers: false },
-		"app-floor+headers": { target: floor, headers: true },
+		tiercache: { target: engine, switch: "front-door", on: true },
+		"tiercache-in-app": { target: engine, switch: "front-door", on: false },
+		"app-floor": { target: floor, switch: "floor-headers", on: false },
+		"app-floor+headers": { target: floor, switch: "floor-headers", on: true },
 	};
 	const names = Object.keys(arms);
 	const cpu = Object.fromEntries(names.map((n) => [n, []]));
@@ -872,8 +874,8 @@ await section("hit path, paired", async () => {
 	for (let r = 0; r < rounds; r++) {
 		for (let k = 0; k < names.length; k++) {
 			const name = names[(r + k) % names.length];
-			const { target, headers } = arms[name];
-			if (target === floor) await toggleHeaders(headers);
+			const { target, switch: what, on } = arms[name];
+			await toggle(target, what, on);
 			await settle({ pids: [...engine.pids, ...floor.pids] });
 			const before = cpuOf(target.pids);
 			const run = await runOpenLoop({
@@ -907,12 +909,14 @@ await section("hit path, paired", async () => {
 		medianCpuUsPerRequest: medians,
 		vsAppFloor: ratioOf(medians.tiercache, medians["app-floor"]),
 		vsAppFloorWithHeaders: ratioOf(medians.tiercache, medians["app-floor+headers"]),
+		inAppVsAppFloor: ratioOf(medians["tiercache-in-app"], medians["app-floor"]),
 		headersVsAppFloor: ratioOf(medians["app-floor+headers"], medians["app-floor"]),
 		roundRatiosVsAppFloor: cpu.tiercache.map((t, i) => ratioOf(t, cpu["app-floor"][i])),
 		errors,
 	};
 	log(
-		`hit path, paired (${rounds} rounds at ${config.hitPathRateRps} req/s): tiercache ${medians.tiercache} µs, ` +
+		`hit path, paired (${rounds} rounds at ${config.hitPathRateRps} req/s): tiercache ${medians.tiercache} µs ` +
+			`(in the app alone ${medians["tiercache-in-app"]} µs), ` +
 			`app-floor ${medians["app-floor"]} µs, with the contract's headers ${medians["app-floor+headers"]} µs: ` +
 			`${results.hitPathPaired.vsAppFloor}× app-floor, ${results.hitPathPaired.vsAppFloorWithHeaders}× with headers`,
 	);

@@ -52,6 +52,8 @@ let floorHeaders = false;
 		? c.body(CONSTANT_BODY, 200, CONTRACT_HEADERS)
 		: c.body(CONSTANT_BODY, 200, { "Content-Type": "application/json" });
 
+let frontDoor = true;
+
 const counters = { reads: 0, originLoads: 0, kvWrites: 0, hits: { memory: 0, colo: 0, kv: 0 } };
 const queue = { batches: 0, running: 0, rewarmed: 0 };
 
@@ -221,12 +223,18 @@ export default {
 			floorHeaders = url.searchParams.get("on") === "1";
 			return Response.json({ floorHeaders });
 		}
+		if (url.pathname === "/__bench/front-door" && request.method === "POST") {
+			frontDoor = url.searchParams.get("on") === "1";
+			return Response.json({ frontDoor });
+		}
 		if (url.pathname === "/__bench/kv-backdate" && request.method === "POST") {
 			kvBackdateMs = Number(url.searchParams.get("ms") ?? 0) || 0;
 			return Response.json({ kvBackdateMs });
 		}
+		// tiercache as the Worker runs it: the app behind the engine's front door
+		// (or, with /__bench/front-door off, the app alone).
 		if (request.method !== "GET" || variant === "tiercache")
-			return tiercache.fetch(request, env as AppEnv["Bindings"], ctx);
+			return (frontDoor ? tiercache.serve : tiercache.fetch)(request, env as AppEnv["Bindings"], ctx);
 		counters.reads++;
 		switch (variant) {
 			case "constant":

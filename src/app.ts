@@ -1,5 +1,4 @@
 import { Scalar } from "@scalar/hono-api-reference";
-import { requestId } from "hono/request-id";
 import type { TierCacheOptions } from "tiercache";
 import { CACHE_SCHEMA_VERSION, catalogPolicies, createCatalogCache } from "./catalog/cache";
 import { cacheStatsRoutes } from "./catalog/routes/cache-stats";
@@ -10,7 +9,9 @@ import { topProductRoutes } from "./catalog/routes/top-products";
 import { webhookRoutes } from "./catalog/routes/webhook";
 import type { Db } from "./db/client";
 import type { AppEnv } from "./env";
+import { requestId, securityHeaders } from "./http/common-headers";
 import { onError, onNotFound } from "./http/errors";
+import { decorateFrontHit } from "./http/front";
 import { requestLog } from "./http/request-log";
 import { createRouter } from "./http/router";
 import { cachePage } from "./ops/cache-page";
@@ -51,10 +52,7 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 
 	base.use(requestId());
 	base.use(requestLog());
-	base.use(async function securityHeaders(c, next) {
-		await next();
-		c.res.headers.set("X-Content-Type-Options", "nosniff");
-	});
+	base.use(securityHeaders());
 
 	// Chained, so the app's type carries every route (AppType, for `hc`).
 	const app = base
@@ -95,7 +93,13 @@ export function createApp(options: { cacheOptions?: Partial<TierCacheOptions<App
 
 	base.notFound(onNotFound);
 	base.onError(onError);
-	return Object.assign(app, { cache, policies: deps.policies });
+	// The Worker's fetch handler: the app behind the engine's front door, which
+	// answers memory hits for URLs the app answered before without running it.
+	// Nothing in the app refuses a public read (no API keys, IP rules or rate
+	// limits on reads; admin routes need Authorization, which always goes to
+	// the app), and read routes return `cache.read` as it is.
+	const serve = cache.front((request, env, ctx) => app.fetch(request, env, ctx), { decorate: decorateFrontHit });
+	return Object.assign(app, { cache, policies: deps.policies, serve });
 }
 
 export type App = ReturnType<typeof createApp>;

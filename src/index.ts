@@ -9,7 +9,7 @@ import type { Bindings } from "./env";
 const app = createApp();
 
 export default {
-	fetch: app.fetch,
+	fetch: app.serve,
 
 	async queue(batch, env, ctx) {
 		if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch);

@@ -107,9 +107,11 @@ export function renderTable(results) {
 		lines.push(
 			"",
 			`hit path, paired (side by side, ${paired.rounds} rounds of ${paired.seconds} s at ${paired.rateRps} req/s; medians): ` +
-				`tiercache ${m.tiercache}, app-floor ${m["app-floor"]}, app-floor with the contract's headers ${m["app-floor+headers"]} CPU µs/req`,
+				`tiercache ${m.tiercache} (in the app alone ${m["tiercache-in-app"]}), app-floor ${m["app-floor"]}, ` +
+				`app-floor with the contract's headers ${m["app-floor+headers"]} CPU µs/req`,
 			`tiercache ${paired.vsAppFloor}× app-floor (rounds: ${paired.roundRatiosVsAppFloor.join(", ")}), ` +
-				`${paired.vsAppFloorWithHeaders}× app-floor with the headers; the headers alone ${paired.headersVsAppFloor}× app-floor`,
+				`${paired.vsAppFloorWithHeaders}× app-floor with the headers; in the app alone ${paired.inAppVsAppFloor}×; ` +
+				`the headers alone ${paired.headersVsAppFloor}× app-floor`,
 		);
 	}
 	for (const run of results.openLoop?.rates ?? []) {

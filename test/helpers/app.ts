@@ -32,22 +32,27 @@ export function testApp(options: Partial<TierCacheOptions<AppEnv, Db>> & { share
 		},
 	});
 	/**
-	 * Sends a request and (unless `wait` is false) waits for its waitUntil
-	 * work: tier writes, publishing (which KV's one-write-per-second rule may
-	 * delay by up to a second).
+	 * Sends a request to the app and (unless `wait` is false) waits for its
+	 * waitUntil work: tier writes, publishing (which KV's one-write-per-second
+	 * rule may delay by up to a second). `serve` sends it to the Worker's
+	 * handler instead: the app behind the engine's front door.
 	 */
-	async function request(
-		path: string,
-		init: RequestInit = {},
-		bindings: Partial<typeof env> & Record<string, unknown> = {},
-		{ wait = true }: { wait?: boolean } = {},
-	): Promise<Response> {
-		const ctx = createExecutionContext();
-		const res = await app.fetch(new Request(`http://tiercache.test${path}`, init), { ...env, ...bindings }, ctx);
-		if (wait) await waitOnExecutionContext(ctx);
-		return res;
-	}
-	return { app, cache: app.cache, clock, request, advance: (ms: number) => (clock.now += ms) };
+	const send =
+		(handler: "fetch" | "serve") =>
+		async (
+			path: string,
+			init: RequestInit = {},
+			bindings: Partial<typeof env> & Record<string, unknown> = {},
+			{ wait = true }: { wait?: boolean } = {},
+		): Promise<Response> => {
+			const ctx = createExecutionContext();
+			const res = await app[handler](new Request(`http://tiercache.test${path}`, init), { ...env, ...bindings }, ctx);
+			if (wait) await waitOnExecutionContext(ctx);
+			return res;
+		};
+	const request = send("fetch");
+	const serve = send("serve");
+	return { app, cache: app.cache, clock, request, serve, advance: (ms: number) => (clock.now += ms) };
 }
 
 export function cacheStatus(res: Response): string {

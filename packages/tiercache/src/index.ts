@@ -8,6 +8,7 @@
 export { clockSource } from "./clock-source.js";
 export { type ClockIncrement, ClockView, type Validity } from "./clock-view.js";
 export type { Entry } from "./entry.js";
+export { type FetchHandler, type FrontHit, type FrontOptions, pathAndQuery } from "./front-door.js";
 export {
 	CACHE_TAG_HEADER_LIMIT,
 	CATCH_ALL_TAG,

@@ -64,16 +64,34 @@ export class Responses {
 			fixed = { policy, cdnMaxAge, headers: this.#fixedHeaders(policy, entry, etag, cdnMaxAge) };
 			this.#fixed.set(entry, fixed);
 		}
-		return this.#answer(c, entry, fixed.headers, preset, body, etag, cacheStatus(outcomes), serverTiming(timings));
+		return this.#answer(
+			c.req.header("If-None-Match"),
+			entry,
+			fixed.headers,
+			preset,
+			body,
+			etag,
+			cacheStatus(outcomes),
+			serverTiming(timings),
+		);
 	}
 
 	/**
 	 * A fresh entry's answer from memory: all its headers, `Cache-Status` and
 	 * `Server-Timing` too, are built once per entry and second of freshness
 	 * left (a synchronous look-up takes 0 ms by the Workers clock, which
-	 * advances only with I/O; any other duration is set on the copy).
+	 * advances only with I/O; any other duration is set on the copy). `body`
+	 * false: the answer to a HEAD, without it.
 	 */
-	memoryHit(c: Context, policy: CachePolicy, entry: Entry, now: number, preset: Headers, elapsedMs: number): Response {
+	memoryHit(
+		ifNoneMatch: string | null | undefined,
+		policy: CachePolicy,
+		entry: Entry,
+		now: number,
+		preset: Headers | undefined,
+		elapsedMs: number,
+		body = true,
+	): Response {
 		const ttl = ttlLeft(entry, now);
 		let hit = this.#memoryHits.get(entry);
 		if (hit?.policy !== policy || hit.ttl !== ttl) {
@@ -84,21 +102,30 @@ export class Responses {
 			this.#memoryHits.set(entry, hit);
 		}
 		const timing = Math.round(elapsedMs * 100) === 0 ? undefined : serverTiming([["memory", elapsedMs]]);
-		return this.#answer(c, entry, hit.headers, preset, entry.body, entry.etag, undefined, timing);
+		return this.#answer(
+			ifNoneMatch,
+			entry,
+			hit.headers,
+			preset,
+			body ? entry.body : null,
+			entry.etag,
+			undefined,
+			timing,
+		);
 	}
 
 	/** The response over an entry's prebuilt headers, with the per-request ones set on the copy and `preset` merged. */
 	#answer(
-		c: Context,
+		ifNoneMatch: string | null | undefined,
 		entry: Entry,
 		fixed: Headers,
 		preset: Headers | undefined,
-		body: string,
+		body: string | null,
 		etag: string,
 		status: string | undefined,
 		timing: string | undefined,
 	): Response {
-		const notModified = entry.status !== 404 && etagMatches(c.req.header("If-None-Match"), etag);
+		const notModified = entry.status !== 404 && etagMatches(ifNoneMatch ?? undefined, etag);
 		// The fixed headers are copied once, by the constructor; the rest is set on the copy.
 		const response = notModified
 			? new Response(null, { status: 304, headers: fixed })

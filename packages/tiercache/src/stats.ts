@@ -38,7 +38,15 @@ export class CacheStats {
 		/** Origin loads per route (policy name). */
 		byRoute: {} as Record<string, number>,
 	};
-	served = { staleWhileRevalidate: 0, staleIfError: 0, softInvalidated: 0, clockUnavailable: 0, unavailable: 0 };
+	/** Answers by how they were served; `front`: memory hits the front door gave before the app ran (in `tiers.memory.hits` too). */
+	served = {
+		staleWhileRevalidate: 0,
+		staleIfError: 0,
+		softInvalidated: 0,
+		clockUnavailable: 0,
+		unavailable: 0,
+		front: 0,
+	};
 	rewarm = { keys: 0, skipped: 0 };
 	/** Invalidations seen here; edge purges made before the answer, and their failures; queue hand-over failures. */
 	purges = { invalidations: 0, tags: 0, edgePurgedNow: 0, edgeErrors: 0, enqueueErrors: 0 };

@@ -11,6 +11,7 @@ import { clockSource } from "./clock-source.js";
 import { ColoCache } from "./colo-cache.js";
 import { TimeoutError } from "./deadline.js";
 import { type Entry, inStaleIfError, inStaleWhileRevalidate, isFresh, ttlLeft, validationTags } from "./entry.js";
+import { type FetchHandler, type FrontOptions, FrontRoutes, pathAndQuery } from "./front-door.js";
 import type { TierOutcome } from "./headers.js";
 import { HotKeys } from "./hot-keys.js";
 import { Invalidations } from "./invalidation.js";
@@ -112,6 +113,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	#lastWarning = new Map<string, number>();
 	/** How long a read waits for a remote tier, or for the look-up that checks an entry it returned (ms). */
 	readonly #tierTimeoutMs: number;
+	/** The URLs the front door may answer (see `front`); undefined while it is not set up. */
+	#front: FrontRoutes | undefined;
+	/** Requests the front door left to the app because their early refresh is due: the app's hit makes it. */
+	readonly #frontRefresh = new WeakSet<Request>();
 
 	constructor(options: TierCacheOptions<E, Db>) {
 		this.#options = options;
@@ -183,19 +188,13 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		if (version === undefined) return undefined;
 		const request = this.#requestKey(c, version, policy);
 		const started = performance.now();
-		const entry = this.memory.peek(request.key);
-		if (!entry || this.#validAt.get(entry) !== this.clock.view.generation) return undefined;
-		const now = this.#now();
-		if (!isFresh(entry, now)) return undefined;
-		const clock = this.clock.stateNow(
-			() => this.#clockSource(c.env),
-			(promise) => this.#waitUntil(c, promise),
-		);
-		if (!clock) return undefined;
+		const fresh = this.#freshInMemory(request.key, c.env, (promise) => this.#waitUntil(c, promise));
+		if (!fresh) return undefined;
+		const { entry, now, clock } = fresh;
 		this.memory.get(request.key); // most recently used
 		this.stats.requests++;
 		this.stats.tiers.memory.hits++;
-		const refresh = shouldRefreshEarly(entry, policy, now, this.#random);
+		const refresh = this.#frontRefresh.delete(c.req.raw) || shouldRefreshEarly(entry, policy, now, this.#random);
 		if (refresh || this.#kvPending.has(entry)) {
 			const scope = this.#scope(c, options, preset);
 			scope.clock = clock;
@@ -206,8 +205,113 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				this.#refreshInBackground(scope, policy, request.key, load);
 			}
 		}
-		if (!request.rewarm) this.hotKeys.record(request.key, request.path, validationTags(entry));
-		return this.#responses.memoryHit(c, policy, entry, now, preset, performance.now() - started);
+		if (!request.rewarm) {
+			this.hotKeys.record(request.key, request.path, validationTags(entry));
+			this.#front?.remember(
+				pathAndQuery(c.req.url),
+				request.key,
+				request.path,
+				routePolicy,
+				version,
+				() => c.req.routePath,
+			);
+		}
+		return this.#responses.memoryHit(
+			c.req.header("If-None-Match"),
+			policy,
+			entry,
+			now,
+			preset,
+			performance.now() - started,
+		);
+	}
+
+	/**
+	 * A fresh entry in memory under `key`, found valid against this very view
+	 * of the clock, which needs no wait (a memory hit); undefined otherwise.
+	 */
+	#freshInMemory(
+		key: string,
+		env: E["Bindings"],
+		waitUntil: (promise: Promise<unknown>) => void,
+	): { entry: Entry; now: number; clock: ClockState } | undefined {
+		const entry = this.memory.peek(key);
+		if (!entry || this.#validAt.get(entry) !== this.clock.view.generation) return undefined;
+		const now = this.#now();
+		if (!isFresh(entry, now)) return undefined;
+		const clock = this.clock.stateNow(() => this.#clockSource(env), waitUntil);
+		return clock ? { entry, now, clock } : undefined;
+	}
+
+	/**
+	 * The Worker's fetch handler with a front door: a GET or HEAD for a URL
+	 * (path and query) that the app has answered from this isolate's memory
+	 * before is answered again from memory, before the app runs (no routing,
+	 * middleware or validation), when its entry is there, fresh and valid
+	 * against this very view of the clock: the same checks, headers and
+	 * counters as the app's memory hit. Everything else goes to `fetch` (the
+	 * app): other methods, `Authorization` or `Cookie`, what `bypass` names,
+	 * misses, and hits that have work to do (an early refresh, a KV write).
+	 *
+	 * Only for apps in which nothing but the engine decides a cacheable read's
+	 * answer: no middleware or handler may refuse one (an API key, an IP rule,
+	 * a rate limit: name those requests in `bypass`), and routes return
+	 * `cache.read(...)` as it is. Headers the app's middleware adds to every
+	 * answer are added by `decorate`. `version` must not depend on the request.
+	 */
+	front(fetch: FetchHandler<E["Bindings"]>, options: FrontOptions<E["Bindings"]> = {}): FetchHandler<E["Bindings"]> {
+		const routes = new FrontRoutes(options.maxUrls ?? 10_000);
+		this.#front = routes;
+		const { decorate, bypass } = options;
+		return (request, env, ctx) => {
+			const hit = this.#frontHit(routes, request, env, ctx, bypass);
+			if (!hit) return fetch(request, env, ctx);
+			decorate?.(hit.response, { request, env, route: hit.route });
+			return hit.response;
+		};
+	}
+
+	#frontHit(
+		routes: FrontRoutes,
+		request: Request,
+		env: E["Bindings"],
+		ctx: ExecutionContext,
+		bypass: ((request: Request) => boolean) | undefined,
+	): { response: Response; route: string } | undefined {
+		const method = request.method;
+		if (method !== "GET" && method !== "HEAD") return undefined;
+		const headers = request.headers;
+		if (headers.has("Authorization") || headers.has("Cookie")) return undefined;
+		const known = routes.get(pathAndQuery(request.url));
+		if (!known || bypass?.(request)) return undefined;
+		if (this.#settled(this.#options.version()) !== known.version) return undefined;
+		const policy = this.#withOverrides(known.policy, env);
+		if (policy.tiers[0] !== "memory") return undefined;
+		const started = performance.now();
+		const fresh = this.#freshInMemory(known.key, env, (promise) => this.#keepAlive(ctx, promise));
+		if (!fresh) return undefined;
+		const { entry, now } = fresh;
+		// Work a hit does besides answering is the app's: its KV write, and the early refresh (which needs the loader).
+		if (this.#kvPending.has(entry)) return undefined;
+		if (shouldRefreshEarly(entry, policy, now, this.#random)) {
+			this.#frontRefresh.add(request);
+			return undefined;
+		}
+		this.memory.get(known.key); // most recently used
+		this.stats.requests++;
+		this.stats.tiers.memory.hits++;
+		this.stats.served.front++;
+		this.hotKeys.record(known.key, known.path, validationTags(entry));
+		const response = this.#responses.memoryHit(
+			headers.get("If-None-Match"),
+			policy,
+			entry,
+			now,
+			undefined,
+			performance.now() - started,
+			method !== "HEAD",
+		);
+		return { response, route: known.route };
 	}
 
 	/** A second request for an entry not yet in KV (`kvAdmission: "second-request"`): it is written now. */
@@ -236,11 +340,21 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 
 	/** Background work of a request: kept alive past the answer, its failure logged (never thrown). */
 	#waitUntil(c: Context<E>, promise: Promise<unknown>): void {
-		const settled = promise.catch((err) => this.#warn("background", err));
+		let ctx: Pick<ExecutionContext, "waitUntil"> | undefined;
 		try {
-			c.executionCtx.waitUntil(settled);
+			ctx = c.executionCtx;
 		} catch {
 			// No execution context (e.g. `app.request` in a script): the work still runs.
+		}
+		this.#keepAlive(ctx, promise);
+	}
+
+	#keepAlive(ctx: Pick<ExecutionContext, "waitUntil"> | undefined, promise: Promise<unknown>): void {
+		const settled = promise.catch((err) => this.#warn("background", err));
+		try {
+			ctx?.waitUntil(settled);
+		} catch {
+			// An execution context that no longer takes work: the work still runs.
 		}
 	}
 

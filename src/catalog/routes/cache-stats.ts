@@ -53,6 +53,7 @@ const CacheStats = z
 			softInvalidated: z.number(),
 			clockUnavailable: z.number(),
 			unavailable: z.number(),
+			front: z.number().describe("memory hits answered before the app ran (the front door), in tiers.memory.hits too"),
 		}),
 		queue: z.object({
 			batches: z.number(),

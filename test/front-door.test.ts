@@ -1,0 +1,188 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { cacheStatus, testApp } from "./helpers/app";
+import { ADMIN, seedSmallCatalog } from "./helpers/fixtures";
+
+// The Worker's handler (`app.serve`): the app behind the engine's front door,
+// which answers a memory hit for a URL the app answered from memory before,
+// without running the app. Cross-isolate freshness through it is covered by
+// the randomized histories (history-check), whose reads go through it at random.
+
+beforeAll(async () => {
+	await seedSmallCatalog();
+});
+afterEach(() => vi.restoreAllMocks());
+
+const front = (a: ReturnType<typeof testApp>) => a.cache.stats.served.front;
+/**
+ * Reads a URL until the app knows it: a load, a memory hit that checks the
+ * entry against the clock, and one that finds it checked (the app's own fast
+ * path, which tells the front door the URL). Returns the last answer.
+ */
+async function warm(a: ReturnType<typeof testApp>, path: string, send: (path: string) => Promise<Response> = a.serve) {
+	let res: Response | undefined;
+	for (let i = 0; i < 3; i++) res = await send(path);
+	return res as Response;
+}
+/** Every header but the request id, new for every answer, and Server-Timing, whose duration may differ. */
+const headersOf = (res: Response) =>
+	[...res.headers].filter(([name]) => name !== "x-request-id" && name !== "server-timing");
+
+describe("the front door", () => {
+	it("answers a URL the app answered from memory, as the app's memory hit would, without running the app", async () => {
+		const a = testApp();
+		const load = await a.serve("/v1/products/1");
+		expect(cacheStatus(load)).toMatch(/fwd=miss/);
+		await a.serve("/v1/products/1");
+		const inApp = await a.serve("/v1/products/1");
+		expect(cacheStatus(inApp)).toMatch(/^tiercache-memory; hit/);
+		expect(front(a)).toBe(0);
+		const lines: string[] = [];
+		vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+			lines.push(String(line));
+		});
+		const served = await a.serve(
+			"/v1/products/1",
+			{ headers: { "X-Request-Id": "front-door-1" } },
+			{ LOG_REQUESTS: "on" },
+		);
+		expect(front(a)).toBe(1);
+		expect(a.cache.stats.tiers.memory.hits).toBe(3);
+		expect(a.cache.stats.requests).toBe(4);
+		expect(served.status).toBe(200);
+		expect(await served.text()).toBe(await inApp.text());
+		expect(headersOf(served)).toEqual(headersOf(inApp));
+		expect(served.headers.get("Server-Timing")).toMatch(/^memory;dur=/);
+		// What the app's middleware adds, added by `decorate`: the request id, nosniff, the log line.
+		expect(served.headers.get("X-Request-Id")).toBe("front-door-1");
+		expect(served.headers.get("X-Content-Type-Options")).toBe("nosniff");
+		expect(lines.map((l) => JSON.parse(l))).toEqual([
+			{
+				level: "info",
+				requestId: "front-door-1",
+				method: "GET",
+				route: "/v1/products/:id",
+				status: 200,
+				tier: "memory",
+				ms: 0,
+			},
+		]);
+		// A request id that is no plausible one is replaced, as the app's middleware does.
+		const odd = await a.serve("/v1/products/1", { headers: { "X-Request-Id": "<script>" } });
+		expect(front(a)).toBe(2);
+		expect(odd.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+	});
+
+	it("HEAD: the same status and headers without the body; If-None-Match: 304 without a body", async () => {
+		const a = testApp();
+		const get = await warm(a, "/v1/products/2");
+		const head = await a.serve("/v1/products/2", { method: "HEAD" });
+		expect(front(a)).toBe(1);
+		expect(head.status).toBe(200);
+		expect(await head.text()).toBe("");
+		expect(headersOf(head)).toEqual(headersOf(get));
+		const etag = get.headers.get("ETag") ?? "";
+		const notModified = await a.serve("/v1/products/2", { headers: { "If-None-Match": etag } });
+		expect(front(a)).toBe(2);
+		expect(notModified.status).toBe(304);
+		expect(await notModified.text()).toBe("");
+		expect(notModified.headers.get("ETag")).toBe(etag);
+		expect(notModified.headers.get("Content-Type")).toBeNull();
+	});
+
+	it("leaves to the app writes, Authorization and Cookie, and never answers from an entry a write overtook", async () => {
+		const a = testApp();
+		await warm(a, "/v1/products/3");
+		await a.serve("/v1/products/3");
+		expect(front(a)).toBe(1);
+		const cookie = await a.serve("/v1/products/3", { headers: { Cookie: "session=1" } });
+		const bearer = await a.serve("/v1/products/3", { headers: { Authorization: "Bearer someone" } });
+		for (const res of [cookie, bearer]) expect(cacheStatus(res)).toMatch(/fwd=bypass/);
+		expect(front(a)).toBe(1);
+		const write = await a.serve("/v1/products/3", {
+			method: "PATCH",
+			headers: { ...ADMIN, "Content-Type": "application/json" },
+			body: JSON.stringify({ name: "Renamed at the front" }),
+		});
+		expect(write.status).toBe(200);
+		const after = await a.serve("/v1/products/3");
+		expect(((await after.json()) as { data: { name: string } }).data.name).toBe("Renamed at the front");
+		expect(front(a)).toBe(1);
+		// The URL is answered at the front again, with the new entry.
+		await warm(a, "/v1/products/3");
+		const again = await a.serve("/v1/products/3");
+		expect(front(a)).toBeGreaterThan(1);
+		expect(((await again.json()) as { data: { name: string } }).data.name).toBe("Renamed at the front");
+	});
+
+	it("knows URLs, not keys: another spelling of the same query is the app's once; invalid input is always the app's", async () => {
+		const a = testApp();
+		await warm(a, "/v1/products?limit=2&page=1");
+		expect(front(a)).toBe(0);
+		await a.serve("/v1/products?limit=2&page=1");
+		expect(front(a)).toBe(1);
+		// The same key, another URL: the app's memory hit, then the front door's.
+		const swapped = await a.serve("/v1/products?page=1&limit=2");
+		expect(cacheStatus(swapped)).toMatch(/^tiercache-memory; hit/);
+		expect(front(a)).toBe(1);
+		await a.serve("/v1/products?page=1&limit=2");
+		expect(front(a)).toBe(2);
+		for (let i = 0; i < 3; i++) expect((await a.serve("/v1/products?limit=abc")).status).toBe(400);
+		expect(front(a)).toBe(2);
+	});
+
+	it("leaves an early refresh that falls due to the app, which makes it", async () => {
+		// The front door draws the refresh (0.9999999: due); the app's own draw (0) alone would not.
+		const draws = [0.9999999, 0];
+		const a = testApp({ random: () => draws.shift() ?? 0 });
+		await warm(a, "/v1/products/1");
+		expect(front(a)).toBe(0);
+		draws.length = 0;
+		a.advance(120_000 - 5); // 5 ms before the entry expires
+		await a.serve("/v1/categories"); // brings the clock's view up to the new time
+		draws.push(0);
+		await a.serve("/v1/products/1"); // no refresh drawn: the entry is checked against the new view
+		const before = front(a);
+		draws.push(0.9999999, 0);
+		const res = await a.serve("/v1/products/1");
+		expect(draws).toEqual([0]); // one draw, the front door's: the app made the refresh it handed over
+		expect(cacheStatus(res)).toMatch(/^tiercache-memory; hit/);
+		expect(front(a)).toBe(before);
+		expect(a.cache.stats.origin.earlyRefreshes).toBe(1);
+	});
+
+	it("bypass, maxUrls and a new key version", async () => {
+		let version = "front-v1";
+		const a = testApp({ version: () => version });
+		const serve = a.cache.front((request, e, ctx) => a.app.fetch(request, e, ctx), {
+			bypass: (request) => request.headers.has("X-Api-Key"),
+			maxUrls: 1,
+		});
+		const send = async (path: string, init: RequestInit = {}) => {
+			const ctx = createExecutionContext();
+			const res = await serve(new Request(`http://tiercache.test${path}`, init), env, ctx);
+			await waitOnExecutionContext(ctx);
+			return res;
+		};
+		await warm(a, "/v1/products/1", send);
+		await send("/v1/products/1");
+		expect(front(a)).toBe(1);
+		await send("/v1/products/1", { headers: { "X-Api-Key": "k" } });
+		expect(front(a)).toBe(1);
+		// A second URL makes the first one forgotten (one URL at most), and the first one the second.
+		await warm(a, "/v1/products/2", send);
+		await send("/v1/products/1");
+		expect(front(a)).toBe(1);
+		await send("/v1/products/2");
+		expect(front(a)).toBe(1);
+		await send("/v1/products/2");
+		expect(front(a)).toBe(2);
+		// A new version: no answer under the old one.
+		version = "front-v2";
+		const load = await send("/v1/products/2");
+		expect(cacheStatus(load)).toMatch(/fwd=miss/);
+		expect(front(a)).toBe(2);
+		expect(() => a.cache.front(a.app.fetch, { maxUrls: 0 })).toThrow(/maxUrls must be a positive integer/);
+	});
+});
