@@ -203,6 +203,8 @@ const COLORS = {
 	"kv-only": "#3b82f6",
 	"kv-in-app": "#8b5cf6",
 	tiercache: "#10b981",
+	"tiercache-in-app": "#6ee7b7",
+	"app-floor+headers": "#4b5563",
 };
 
 /** A compact number: 1234 → "1,234", 12.345 → "12.3", 0.5 → "0.5". */
@@ -218,7 +220,8 @@ function fmt(n) {
  * its text (default: the value); `log` draws on a log scale (latencies).
  */
 function panel({ x, y, w, title, subtitle, names, value, label, log = false, tick }) {
-	const labelW = 78;
+	// Room for the longest name (about 6.8 px per character at 11.5 px).
+	const labelW = Math.max(78, ...names.map((n) => n.length * 6.8 + 8));
 	const rowH = 20;
 	const texts = names.map((n) => (label ? label(n) : fmt(value(n))));
 	// Room for the longest label right of the longest bar (about 6.6 px per character at 11 px).
@@ -316,6 +319,12 @@ export function renderSvg(results) {
 			subtitle: `50 hot keys at ${results.config.hitPathRateRps ?? "?"} req/s; app-floor = the same app, no engine`,
 			names: names.filter((n) => v(n).hitPathCpuUsPerRequest != null),
 			value: (n) => v(n).hitPathCpuUsPerRequest,
+		},
+		results.hitPathPaired && {
+			title: "Worker CPU per request, hit path side by side (µs, medians)",
+			subtitle: `${results.hitPathPaired.rounds} rounds in turns at ${fmt(results.hitPathPaired.rateRps)} req/s; tiercache behind its front door, and in the app alone`,
+			names: Object.keys(results.hitPathPaired.medianCpuUsPerRequest),
+			value: (n) => results.hitPathPaired.medianCpuUsPerRequest[n],
 		},
 		ol && {
 			title: `Open-loop p99 at ${fmt(ol.rateRps)} req/s (ms, log scale)`,
