@@ -648,9 +648,14 @@ const openLoopRuns = config.openLoopRates.map((rateRps) => ({ rateRps, variants:
 /** The variant being measured: disposed of if it fails. */
 const running = { mf: null, clients: {} };
 
-async function runVariant(variant) {
+/**
+ * Starts a variant (two isolates on its own copy of the seeded D1) and
+ * returns what its phases need: clients, its workerd process, a stale
+ * detector. `close` disposes of it.
+ */
+async function startVariant(variant, stateName = variant) {
 	const workerdBefore = new Set(workerdChildren());
-	const mf = variantMiniflare(copyState(variant), variant);
+	const mf = variantMiniflare(copyState(stateName), variant);
 	running.mf = mf;
 	await mf.ready;
 	const clients = {};
@@ -676,19 +681,34 @@ async function runVariant(variant) {
 			if (shownErrors++ < 3) log(`${variant}: ${line}`);
 		},
 	};
+	const close = async () => {
+		for (const client of Object.values(clients)) client.close();
+		await mf.dispose();
+		if (running.mf === mf) running.mf = null;
+	};
+	return { mf, ctx, close };
+}
 
-	log(
-		`${variant}: cold phase (requests 0–${config.warmupRequests} of the sequence at ${config.warmupConnections} connections` +
-			`${STATELESS.has(variant) ? `, only its writes and last ${config.statelessWarmupReads} reads` : ""})`,
-	);
-	const coldStart = STATELESS.has(variant) ? Math.max(0, config.warmupRequests - config.statelessWarmupReads) : 0;
-	const cold = await closedLoop(ctx, {
+/** The cold phase: requests 0–`warmupRequests` (for a variant without a cache, only its writes and last reads). */
+function coldPhase(ctx) {
+	const coldStart = STATELESS.has(ctx.variant) ? Math.max(0, config.warmupRequests - config.statelessWarmupReads) : 0;
+	return closedLoop(ctx, {
 		from: 0,
 		to: config.warmupRequests,
 		seconds: config.warmupS,
 		connections: config.warmupConnections,
 		skip: (op, i) => op.kind !== "write" && i < coldStart,
 	});
+}
+
+async function runVariant(variant) {
+	const { ctx, close } = await startVariant(variant);
+	const clients = ctx.clients;
+	log(
+		`${variant}: cold phase (requests 0–${config.warmupRequests} of the sequence at ${config.warmupConnections} connections` +
+			`${STATELESS.has(variant) ? `, only its writes and last ${config.statelessWarmupReads} reads` : ""})`,
+	);
+	const cold = await coldPhase(ctx);
 	if (cold.sequence.to < config.warmupRequests) {
 		log(`${variant}: the cold phase stopped after ${config.warmupS} s at request ${cold.sequence.to} (not warm)`);
 	}
@@ -717,9 +737,7 @@ async function runVariant(variant) {
 	// app-floor again, answering with the contract's headers: what they cost apart from the engine.
 	const floorWithHeaders = variant === "app-floor" ? await withFloorHeaders(ctx, () => hitPath(ctx)) : null;
 	const connectionRetries = Object.values(clients).reduce((n, client) => n + client.retries, 0);
-	for (const client of Object.values(clients)) client.close();
-	await mf.dispose();
-	running.mf = null;
+	await close();
 
 	results.cold[variant] = {
 		requests: cold.requests,
@@ -833,18 +851,9 @@ await section("hit path, paired", async () => {
 	const seconds = config.quick ? 3 : 5;
 	const paths = Array.from({ length: 50 }, (_, i) => `/v1/products/${i + 1}`);
 	const start = async (variant) => {
-		const before = new Set(workerdChildren());
-		const mf = variantMiniflare(copyState(`paired-${variant}`), variant);
-		liveInstances.add(mf);
-		await mf.ready;
-		const clients = {};
-		for (const isolate of ISOLATES) {
-			clients[isolate] = createClient((await mf.unsafeGetDirectURL(isolate)).href, {
-				sockets: 256,
-				timeoutMs: REQUEST_TIMEOUT_MS,
-			});
-		}
-		const pids = workerdChildren().filter((pid) => !before.has(pid));
+		const started = await startVariant(variant, `paired-${variant}`);
+		liveInstances.add(started.mf);
+		const { clients, pids } = started.ctx;
 		const get = async (i) => {
 			const res = await clients[ISOLATES[i % ISOLATES.length]].request(
 				paths[Math.floor(i / ISOLATES.length) % paths.length],
@@ -852,7 +861,7 @@ await section("hit path, paired", async () => {
 			return res.status === 200;
 		};
 		for (let k = 0; k < 3; k++) for (let i = 0; i < paths.length * ISOLATES.length; i++) await get(i);
-		return { mf, clients, pids, get };
+		return { ...started, clients, pids, get };
 	};
 	const engine = await start("tiercache");
 	const floor = await start("app-floor");
@@ -891,8 +900,7 @@ await section("hit path, paired", async () => {
 		}
 	}
 	for (const t of [engine, floor]) {
-		for (const client of Object.values(t.clients)) client.close();
-		await t.mf.dispose();
+		await t.close();
 		liveInstances.delete(t.mf);
 	}
 	const median = (xs) => {
@@ -919,6 +927,102 @@ await section("hit path, paired", async () => {
 			`(in the app alone ${medians["tiercache-in-app"]} µs), ` +
 			`app-floor ${medians["app-floor"]} µs, with the contract's headers ${medians["app-floor+headers"]} µs: ` +
 			`${results.hitPathPaired.vsAppFloor}× app-floor, ${results.hitPathPaired.vsAppFloorWithHeaders}× with headers`,
+	);
+});
+
+// ---- the steady state, side by side ------------------------------------------
+//
+// The mixed workload's throughput against the TTL caches, with tiercache,
+// kv-only and hono-cache running at once (each its own runtime, two isolates,
+// its own cold phase) and playing the steady state in turns: the sequence
+// after the cold phase cut into windows, each window played by every variant
+// in an order that rotates, so each plays the same requests and whatever
+// else the machine does falls on all of them alike. The per-variant steady
+// state above runs minutes apart.
+
+await section("steady state, side by side", async () => {
+	const rivals = ["tiercache", "kv-only", "hono-cache"].filter(
+		(v) => variants.includes(v) && !results.failedVariants[v],
+	);
+	if (rivals.length < 2) return;
+	const rounds = config.quick ? 4 : 6;
+	const window = config.quick ? 1_500 : 4_000;
+	const started = [];
+	for (const variant of rivals) {
+		const one = await startVariant(variant, `paired-steady-${variant}`);
+		liveInstances.add(one.mf);
+		started.push(one);
+		log(`steady state, side by side: ${variant}: cold phase`);
+		await coldPhase(one.ctx);
+	}
+	const totals = Object.fromEntries(
+		rivals.map((v) => [v, { requests: 0, seconds: 0, cpuUs: 0, answered: 0, staleReads: 0, errors: 0, rps: [] }]),
+	);
+	let from = config.warmupRequests;
+	for (let r = 0; r < rounds; r++) {
+		for (let k = 0; k < started.length; k++) {
+			const { ctx } = started[(r + k) % started.length];
+			await settle({ pids: started.flatMap((s) => s.ctx.pids) });
+			const played = await closedLoop(ctx, {
+				from,
+				to: from + window,
+				seconds: config.durationS,
+				connections: config.connections,
+			});
+			const t = totals[ctx.variant];
+			t.requests += played.requests;
+			t.seconds += played.seconds;
+			t.answered += played.requests + played.writes;
+			if (played.cpuUsPerRequest !== null) t.cpuUs += played.cpuUsPerRequest * (played.requests + played.writes);
+			t.staleReads += played.staleReads;
+			t.errors += played.errors;
+			t.rps.push(played.throughputRps);
+		}
+		from += window;
+	}
+	for (const one of started) {
+		await one.close();
+		liveInstances.delete(one.mf);
+	}
+	const figures = Object.fromEntries(
+		rivals.map((v) => {
+			const t = totals[v];
+			return [
+				v,
+				{
+					throughputRps: Math.round(t.requests / t.seconds),
+					cpuUsPerRequest: procAvailable ? Math.round(t.cpuUs / Math.max(1, t.answered)) : null,
+					staleReads: t.staleReads,
+					errors: t.errors,
+					roundsRps: t.rps,
+				},
+			];
+		}),
+	);
+	const ratioOf = (a, b) => (a == null || b == null ? null : round(a / b, 2));
+	const tc = figures.tiercache;
+	results.steadyPaired = {
+		rounds,
+		windowRequests: window,
+		connections: config.connections,
+		sequence: { from: config.warmupRequests, to: from },
+		variants: figures,
+		...(tc
+			? {
+					vsKvOnly: ratioOf(tc.throughputRps, figures["kv-only"]?.throughputRps),
+					vsHonoCache: ratioOf(tc.throughputRps, figures["hono-cache"]?.throughputRps),
+					roundRatiosVsKvOnly: figures["kv-only"]
+						? tc.roundsRps.map((x, i) => ratioOf(x, figures["kv-only"].roundsRps[i]))
+						: null,
+				}
+			: {}),
+	};
+	log(
+		`steady state, side by side (${rounds} rounds of ${window} requests): ` +
+			rivals.map((v) => `${v} ${figures[v].throughputRps} req/s at ${figures[v].cpuUsPerRequest} µs`).join(", ") +
+			(tc
+				? `: tiercache ${results.steadyPaired.vsKvOnly}× kv-only, ${results.steadyPaired.vsHonoCache}× hono-cache`
+				: ""),
 	);
 });
 

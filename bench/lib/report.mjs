@@ -101,6 +101,26 @@ export function renderTable(results) {
 			);
 		}
 	}
+	const steadyPaired = results.steadyPaired;
+	if (steadyPaired) {
+		lines.push(
+			"",
+			`steady state, side by side (${steadyPaired.rounds} rounds of ${steadyPaired.windowRequests} requests in turns, ` +
+				`requests ${steadyPaired.sequence.from}–${steadyPaired.sequence.to}):`,
+			`${"variant".padEnd(11)}${pad("req/s", 8)}${pad("CPU µs/req", 12)}${pad("stale", 7)}${pad("errors", 8)}  req/s by round`,
+		);
+		for (const [name, v] of Object.entries(steadyPaired.variants)) {
+			lines.push(
+				`${name.padEnd(11)}${pad(v.throughputRps, 8)}${pad(v.cpuUsPerRequest, 12)}${pad(v.staleReads, 7)}${pad(v.errors, 8)}  ${v.roundsRps.join(", ")}`,
+			);
+		}
+		if (steadyPaired.vsKvOnly != null || steadyPaired.vsHonoCache != null) {
+			lines.push(
+				`tiercache ${steadyPaired.vsKvOnly ?? "–"}× kv-only (rounds: ${(steadyPaired.roundRatiosVsKvOnly ?? []).join(", ")}), ` +
+					`${steadyPaired.vsHonoCache ?? "–"}× hono-cache`,
+			);
+		}
+	}
 	const paired = results.hitPathPaired;
 	if (paired) {
 		const m = paired.medianCpuUsPerRequest;
@@ -319,6 +339,12 @@ export function renderSvg(results) {
 			subtitle: `50 hot keys at ${results.config.hitPathRateRps ?? "?"} req/s; app-floor = the same app, no engine`,
 			names: names.filter((n) => v(n).hitPathCpuUsPerRequest != null),
 			value: (n) => v(n).hitPathCpuUsPerRequest,
+		},
+		results.steadyPaired && {
+			title: "Steady-state throughput side by side (req/s, higher is better)",
+			subtitle: `${results.steadyPaired.rounds} rounds of ${fmt(results.steadyPaired.windowRequests)} requests in turns, the same windows for each`,
+			names: Object.keys(results.steadyPaired.variants),
+			value: (n) => results.steadyPaired.variants[n].throughputRps,
 		},
 		results.hitPathPaired && {
 			title: "Worker CPU per request, hit path side by side (µs, medians)",
