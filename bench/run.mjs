@@ -1021,7 +1021,10 @@ await section("steady state, side by side", async () => {
 		`steady state, side by side (${rounds} rounds of ${window} requests): ` +
 			rivals.map((v) => `${v} ${figures[v].throughputRps} req/s at ${figures[v].cpuUsPerRequest} µs`).join(", ") +
 			(tc
-				? `: tiercache ${results.steadyPaired.vsKvOnly}× kv-only, ${results.steadyPaired.vsHonoCache}× hono-cache`
+				? `: tiercache ${["kv-only", "hono-cache"]
+						.filter((v) => figures[v])
+						.map((v) => `${ratioOf(tc.throughputRps, figures[v].throughputRps)}× ${v}`)
+						.join(", ")}`
 				: ""),
 	);
 });

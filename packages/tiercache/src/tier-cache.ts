@@ -229,6 +229,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	/**
 	 * A fresh entry in memory under `key`, found valid against this very view
 	 * of the clock, which needs no wait (a memory hit); undefined otherwise.
+	 * An entry last found valid against an earlier view is checked against
+	 * this one here, when the view alone can tell (no look-up in D1): every
+	 * invalidation moves the view, and an entry read less often than that
+	 * would otherwise never be answered without a promise.
 	 */
 	#freshInMemory(
 		key: string,
@@ -236,7 +240,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		waitUntil: (promise: Promise<unknown>) => void,
 	): { entry: Entry; now: number; clock: ClockState } | undefined {
 		const entry = this.memory.peek(key);
-		if (!entry || this.#validAt.get(entry) !== this.clock.view.generation) return undefined;
+		if (!entry) return undefined;
+		const view = this.clock.view;
+		if (this.#validAt.get(entry) !== view.generation) {
+			if (view.validity(entry.readSeq, validationTags(entry)) !== true) return undefined;
+			this.#validAt.set(entry, view.generation);
+		}
 		const now = this.#now();
 		if (!isFresh(entry, now)) return undefined;
 		const clock = this.clock.stateNow(() => this.#clockSource(env), waitUntil);
