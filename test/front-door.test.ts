@@ -1,5 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { REWARM_HOST } from "tiercache";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { cacheStatus, testApp } from "./helpers/app";
 import { ADMIN, seedSmallCatalog } from "./helpers/fixtures";
@@ -201,5 +202,51 @@ describe("the front door", () => {
 		expect(cacheStatus(load)).toMatch(/fwd=miss/);
 		expect(front(a)).toBe(2);
 		expect(() => a.cache.front(a.app.fetch, { maxUrls: 0 })).toThrow(/maxUrls must be a positive integer/);
+	});
+
+	it("forgets the least recently used URL first", async () => {
+		const a = testApp();
+		const serve = a.cache.front((request, e, ctx) => a.app.fetch(request, e, ctx), { maxUrls: 2 });
+		const send = async (path: string) => {
+			const ctx = createExecutionContext();
+			const res = await serve(new Request(`http://tiercache.test${path}`), env, ctx);
+			await waitOnExecutionContext(ctx);
+			return res;
+		};
+		await warm(a, "/v1/products/1", send);
+		await warm(a, "/v1/products/2", send);
+		await send("/v1/products/1"); // answered at the front: product 1 is now the most recently used
+		expect(front(a)).toBe(1);
+		await warm(a, "/v1/products/3", send); // makes room: product 2 goes
+		await send("/v1/products/1");
+		expect(front(a)).toBe(2);
+		await send("/v1/products/2");
+		expect(front(a)).toBe(2);
+	});
+
+	it("a decorate that throws, or a re-warm request: the app answers", async () => {
+		const a = testApp();
+		const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+		const serve = a.cache.front((request, e, ctx) => a.app.fetch(request, e, ctx), {
+			decorate: () => {
+				throw new Error("decorate failed");
+			},
+		});
+		const send = async (url: string) => {
+			const ctx = createExecutionContext();
+			const res = await serve(new Request(url), env, ctx);
+			await waitOnExecutionContext(ctx);
+			return res;
+		};
+		await warm(a, "/v1/products/1", (path) => send(`http://tiercache.test${path}`));
+		const res = await send("http://tiercache.test/v1/products/1");
+		expect(res.status).toBe(200);
+		expect(cacheStatus(res)).toMatch(/^tiercache-memory; hit/);
+		expect(res.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/); // the app's own middleware
+		expect(warn.mock.calls.map(String).join("\n")).toContain("decorate failed");
+		// The engine's own re-warm request for the same path goes to the app.
+		const stats = { ...a.cache.stats.served };
+		await send(`https://${REWARM_HOST}/v1/products/1`);
+		expect(a.cache.stats.served.front).toBe(stats.front);
 	});
 });

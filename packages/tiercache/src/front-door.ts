@@ -36,7 +36,7 @@ export interface FrontOptions<Bindings> {
 	 * Requests with `Authorization` or `Cookie` always go to the app.
 	 */
 	bypass?: (request: Request) => boolean;
-	/** How many URLs per isolate it remembers; the oldest make room. Default 10,000. */
+	/** How many URLs per isolate it remembers; the least recently used make room. Default 10,000. */
 	maxUrls?: number;
 }
 
@@ -53,7 +53,7 @@ export function pathAndQuery(url: string): string {
 	return start < 0 ? "/" : url.slice(start);
 }
 
-/** The URLs the front door may answer, at most `max` of them: the oldest make room. */
+/** The URLs the front door may answer, at most `max` of them: the least recently used make room. */
 export class FrontRoutes {
 	readonly #routes = new Map<string, FrontRoute>();
 	readonly max: number;
@@ -71,6 +71,12 @@ export class FrontRoutes {
 
 	get(target: string): FrontRoute | undefined {
 		return this.#routes.get(target);
+	}
+
+	/** A URL the front door answered: the most recently used now. */
+	used(target: string, route: FrontRoute): void {
+		this.#routes.delete(target);
+		this.#routes.set(target, route);
 	}
 
 	/**

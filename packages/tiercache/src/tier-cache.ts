@@ -266,17 +266,25 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * answer: no middleware or handler may refuse one (an API key, an IP rule,
 	 * a rate limit: name those requests in `bypass`), and routes return
 	 * `cache.read(...)` as it is. Headers the app's middleware adds to every
-	 * answer are added by `decorate`. `version` must not depend on the request.
+	 * answer are added by `decorate`. `version` is called without a Context
+	 * and must not depend on the request. A `bypass`, `version` or `decorate`
+	 * that throws sends the request to the app (the error is logged).
 	 */
 	front(fetch: FetchHandler<E["Bindings"]>, options: FrontOptions<E["Bindings"]> = {}): FetchHandler<E["Bindings"]> {
 		const routes = new FrontRoutes(options.maxUrls ?? 10_000);
 		this.#front = routes;
 		const { decorate, bypass } = options;
 		return (request, env, ctx) => {
-			const hit = this.#frontHit(routes, request, env, ctx, bypass);
-			if (!hit) return fetch(request, env, ctx);
-			decorate?.(hit.response, { request, env, route: hit.route });
-			return hit.response;
+			let hit: { response: Response; route: string } | undefined;
+			try {
+				hit = this.#frontHit(routes, request, env, ctx, bypass);
+				if (hit) decorate?.(hit.response, { request, env, route: hit.route });
+			} catch (err) {
+				// A failing `bypass`, `version` or `decorate`: the app answers, as it would without the front door.
+				this.#warn("front", err);
+				hit = undefined;
+			}
+			return hit ? hit.response : fetch(request, env, ctx);
 		};
 	}
 
@@ -291,8 +299,11 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		if (method !== "GET" && method !== "HEAD") return undefined;
 		const headers = request.headers;
 		if (headers.has("Authorization") || headers.has("Cookie")) return undefined;
-		const known = routes.get(pathAndQuery(request.url));
-		if (!known || bypass?.(request)) return undefined;
+		const url = request.url;
+		const target = pathAndQuery(url);
+		const known = routes.get(target);
+		// The engine's own re-warm requests load through the app.
+		if (!known || url.includes(REWARM_HOST) || bypass?.(request)) return undefined;
 		if (this.#settled(this.#options.version()) !== known.version) return undefined;
 		const policy = this.#withOverrides(known.policy, env);
 		if (policy.tiers[0] !== "memory") return undefined;
@@ -307,6 +318,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			return undefined;
 		}
 		this.memory.get(known.key); // most recently used
+		routes.used(target, known);
 		this.stats.requests++;
 		this.stats.tiers.memory.hits++;
 		this.stats.served.front++;
