@@ -908,7 +908,6 @@ await section("hit path, paired", async () => {
 		return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 	};
 	const medians = Object.fromEntries(names.map((n) => [n, median(cpu[n])]));
-	const ratioOf = (a, b) => (a === null || b === null ? null : round(a / b, 2));
 	results.hitPathPaired = {
 		rateRps: config.hitPathRateRps,
 		seconds,
@@ -999,7 +998,6 @@ await section("steady state, side by side", async () => {
 			];
 		}),
 	);
-	const ratioOf = (a, b) => (a == null || b == null ? null : round(a / b, 2));
 	const tc = figures.tiercache;
 	results.steadyPaired = {
 		rounds,
@@ -1362,6 +1360,11 @@ function hitLatency(byTier, p) {
 	if (hits.length === 0) return null;
 	const [, biggest] = hits.sort((a, b) => b[1].count - a[1].count)[0];
 	return round(biggest.percentileMs(p));
+}
+
+/** a ÷ b to two decimals; null when either is missing. */
+function ratioOf(a, b) {
+	return a == null || b == null ? null : round(a / b, 2);
 }
 
 function round(n, digits = 2) {

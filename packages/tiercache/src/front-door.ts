@@ -65,10 +65,6 @@ export class FrontRoutes {
 		this.max = max;
 	}
 
-	get size(): number {
-		return this.#routes.size;
-	}
-
 	get(target: string): FrontRoute | undefined {
 		return this.#routes.get(target);
 	}

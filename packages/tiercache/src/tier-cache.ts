@@ -194,7 +194,9 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		this.memory.get(request.key); // most recently used
 		this.stats.requests++;
 		this.stats.tiers.memory.hits++;
-		const refresh = this.#frontRefresh.delete(c.req.raw) || shouldRefreshEarly(entry, policy, now, this.#random);
+		const refresh =
+			(this.#front !== undefined && this.#frontRefresh.delete(c.req.raw)) ||
+			shouldRefreshEarly(entry, policy, now, this.#random);
 		if (refresh || this.#kvPending.has(entry)) {
 			const scope = this.#scope(c, options, preset);
 			scope.clock = clock;
@@ -439,11 +441,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			const entry = read instanceof TierFailure ? undefined : (read as Entry | undefined);
 			// An entry found valid against this very view is valid still (no promise for it).
 			const checked =
-				entry && (this.#validAt.get(entry) === this.clock.view.generation || (await this.#isValid(scope, entry)));
+				entry && (this.#validAt.get(entry) === this.clock.view.generation || (await this.#isValid(scope, entry, tier)));
 			// The tier's read, or the look-up that checks what it returned, failed or took too long.
 			const failure = read instanceof TierFailure ? read : checked instanceof TierFailure ? checked : undefined;
 			const valid = checked instanceof TierFailure ? undefined : checked;
-			if (checked === TierFailure.timeout) counters.timeouts++;
 			timings.push([tier, performance.now() - started]);
 			const now = this.#now();
 			if (tier === "kv") this.#kvGate?.record(!!entry && valid === true && inStaleWhileRevalidate(entry, now));
@@ -731,14 +732,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const started = performance.now();
 		const counters = this.stats.tiers.kv;
 		const read = await this.#tiers.get(kv, "kv", key);
-		if (read instanceof TierFailure) counters.errors++;
 		const entry = read instanceof TierFailure ? undefined : read;
-		const valid = entry && inStaleIfError(entry, now) ? await this.#isValid(scope, entry) : undefined;
+		const valid = entry && inStaleIfError(entry, now) ? await this.#isValid(scope, entry, "kv") : undefined;
 		if (valid === false) counters.invalidated++;
-		if (valid instanceof TierFailure) {
-			counters.errors++;
-			if (valid === TierFailure.timeout) counters.timeouts++;
-		}
+		if (read instanceof TierFailure || valid instanceof TierFailure) counters.errors++;
 		const usable = entry && valid === true ? entry : undefined;
 		timings.push(["kv", performance.now() - started]);
 		this.#kvGate?.record(!!usable && inStaleWhileRevalidate(usable, now));
@@ -751,9 +748,10 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * than the tier timeout (a miss): checked against this isolate's view of
 	 * the clock, with a per-tag look-up in D1 for entries older than the view
 	 * (not while the clock is unavailable). An answer is reused while the view
-	 * has not changed.
+	 * has not changed. A look-up that times out counts in `tier`'s timeouts,
+	 * as the tier's own reads do (`TierStore.get`).
 	 */
-	async #isValid(scope: RequestScope<E>, entry: Entry): Promise<boolean | undefined | TierFailure> {
+	async #isValid(scope: RequestScope<E>, entry: Entry, tier: TierName): Promise<boolean | undefined | TierFailure> {
 		const generation = this.clock.view.generation;
 		if (this.#validAt.get(entry) === generation) return true;
 		try {
@@ -768,7 +766,9 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			return valid;
 		} catch (err) {
 			this.#warn("clock", err);
-			return err instanceof TimeoutError ? TierFailure.timeout : TierFailure.error;
+			if (!(err instanceof TimeoutError)) return TierFailure.error;
+			this.stats.tiers[tier].timeouts++;
+			return TierFailure.timeout;
 		}
 	}
 
