@@ -588,8 +588,9 @@ async function openLoop(ctx, { rateRps, seconds, from }) {
 	const phase = newPhase();
 	ctx.phase = phase;
 	const latency = createLatencyHistogram();
-	// Reads alone too: every variant's writes go through tiercache's admin API and wait for their location.
+	// Reads and writes apart too: tiercache's writes wait for their location (headCheckMs).
 	const readLatency = createLatencyHistogram();
+	const writeLatency = createLatencyHistogram();
 	const staleBefore = ctx.stale.counts();
 	const statsBefore = await benchStats(ctx);
 	const cpuBefore = cpuOf(ctx.pids);
@@ -599,7 +600,7 @@ async function openLoop(ctx, { rateRps, seconds, from }) {
 		graceMs: config.openLoopGraceMs,
 		record: (ms, i) => {
 			latency.recordMs(ms);
-			if (openWorkload.at(from + i).kind !== "write") readLatency.recordMs(ms);
+			(openWorkload.at(from + i).kind === "write" ? writeLatency : readLatency).recordMs(ms);
 		},
 		send: (i, signal) => perform(ctx, openWorkload.at(from + i), signal),
 	});
@@ -614,6 +615,8 @@ async function openLoop(ctx, { rateRps, seconds, from }) {
 		maxMs: round(latency.percentileMs(100)),
 		readP99Ms: round(readLatency.percentileMs(99)),
 		readP999Ms: round(readLatency.percentileMs(99.9)),
+		writeP50Ms: round(writeLatency.percentileMs(50)),
+		writeP99Ms: round(writeLatency.percentileMs(99)),
 		sent: result.sent,
 		completed: result.completed,
 		timedOut: result.timedOut,

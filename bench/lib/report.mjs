@@ -139,12 +139,12 @@ export function renderTable(results) {
 			"",
 			`open loop at ${run.rateRps} req/s${run.shareOfConstant ? ` (${round(run.shareOfConstant * 100, 1)} % of the constant's steady throughput)` : ""}, ` +
 				`${results.openLoop.seconds} s; latency from the intended send time`,
-			`${"variant".padEnd(11)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("p99.9 ms", 10)}${pad("reads p99", 11)}${pad("done/s", 8)}${pad("timed out", 11)}${pad("CPU µs/req", 12)}${pad("stale", 7)}`,
+			`${"variant".padEnd(11)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("p99.9 ms", 10)}${pad("reads p99", 11)}${pad("writes p50", 12)}${pad("done/s", 8)}${pad("timed out", 11)}${pad("CPU µs/req", 12)}${pad("stale", 7)}`,
 		);
 		for (const name of ORDER.filter((n) => run.variants[n])) {
 			const o = run.variants[name];
 			lines.push(
-				`${name.padEnd(11)}${pad(o.p50Ms, 9)}${pad(o.p99Ms, 9)}${pad(o.p999Ms, 10)}${pad(o.readP99Ms ?? "-", 11)}${pad(o.achievedRps, 8)}${pad(o.timedOut, 11)}${pad(o.cpuUsPerRequest, 12)}${pad(o.staleReads, 7)}`,
+				`${name.padEnd(11)}${pad(o.p50Ms, 9)}${pad(o.p99Ms, 9)}${pad(o.p999Ms, 10)}${pad(o.readP99Ms ?? "-", 11)}${pad(o.writeP50Ms ?? "-", 12)}${pad(o.achievedRps, 8)}${pad(o.timedOut, 11)}${pad(o.cpuUsPerRequest, 12)}${pad(o.staleReads, 7)}`,
 			);
 		}
 	}
