@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm run bench -- [--quick] [--duration S] [--connections N] [--origin-delay MS] [--write-ratio R]
-//                  [--warmup-requests N] [--steady-requests N] [--open-rates R1,R2] [--variants a,b] [--json FILE]
+//                  [--warmup-requests N] [--steady-requests N] [--open-rates R1,R2] [--head-check-ms MS]
+//                  [--variants a,b] [--json FILE]
 // Runs one seeded workload against seven variants of the Worker on the local
 // runtime (Miniflare), each as two isolates of one location on its own copy of
 // the same seeded D1: a cold phase, the steady state (closed loop), open loop
@@ -45,6 +46,7 @@ const { values: args } = parseArgs({
 		"warmup-requests": { type: "string" },
 		"steady-requests": { type: "string" },
 		"open-rates": { type: "string", default: "500,1000" },
+		"head-check-ms": { type: "string" },
 		json: { type: "string" },
 		help: { type: "boolean", short: "h", default: false },
 	},
@@ -53,7 +55,8 @@ if (args.help) {
 	console.log(
 		readFileSync(fileURLToPath(import.meta.url), "utf8")
 			.split("\n")
-			.slice(1, 8)
+			.slice(1)
+			.filter((line, i, lines) => lines.slice(0, i + 1).every((l) => l.startsWith("//")))
 			.join("\n")
 			.replaceAll("// ", ""),
 	);
@@ -95,6 +98,8 @@ const config = {
 	openLoopS: args.quick ? 3 : 10,
 	openLoopRates: args["open-rates"].split(",").map((r) => number("open-rates", r, 1, 100_000)),
 	openLoopGraceMs: args.quick ? 2_000 : 5_000,
+	// tiercache's clock.headCheckMs (how long its writes wait for their location); null: the engine's default.
+	headCheckMs: args["head-check-ms"] === undefined ? null : number("head-check-ms", args["head-check-ms"], 0, 10_000),
 	// Between phases: wait for the runtime to be quiet (see settle()).
 	settleWindowMs: 250,
 	settleCpuShare: 0.1,
@@ -166,6 +171,7 @@ function miniflare(state, variant, { bindings = {}, ...extra } = {}) {
 			ORIGIN_DELAY_MS: String(config.originDelayMs),
 			ADMIN_TOKEN,
 			PURGE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+			...headCheckBinding(),
 			...bindings,
 		},
 		...extra,
@@ -233,6 +239,11 @@ const openWorkload = createWorkload({
 });
 const ADMIN_HEADERS = { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" };
 
+/** `--head-check-ms` for tiercache's clock (bench/worker.ts), when given. */
+function headCheckBinding() {
+	return config.headCheckMs === null ? {} : { BENCH_HEAD_CHECK_MS: String(config.headCheckMs) };
+}
+
 function variantMiniflare(state, variant) {
 	const worker = (name) => ({
 		name,
@@ -252,6 +263,7 @@ function variantMiniflare(state, variant) {
 			ORIGIN_DELAY_MS: String(config.originDelayMs),
 			ADMIN_TOKEN,
 			PURGE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+			...headCheckBinding(),
 		},
 		unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
 	});

@@ -23,7 +23,12 @@ import { countCacheApi, countingKv, storageOps } from "./lib/storage-ops";
 
 countCacheApi();
 
-type BenchEnv = Bindings & { BENCH_VARIANT?: string; BENCH_REWARM?: string; BENCH_KV_LAG_S?: string };
+type BenchEnv = Bindings & {
+	BENCH_VARIANT?: string;
+	BENCH_REWARM?: string;
+	BENCH_KV_LAG_S?: string;
+	BENCH_HEAD_CHECK_MS?: string;
+};
 
 // The two-location test sets BENCH_KV_LAG_S at every location (0 where the
 // changes are made): tiercache's KV tier then goes through the lagging
@@ -39,7 +44,23 @@ function benchKv(env: BenchEnv): KVNamespace {
 	});
 }
 
-const tiercache = createApp({ cacheOptions: { kv: (env) => benchKv(env as BenchEnv) } });
+// tiercache, made on the first request: BENCH_HEAD_CHECK_MS (`--head-check-ms`)
+// sets its clock's `headCheckMs`, how long its writes wait for their location
+// (0: they answer at once, and the location's other isolates learn at their
+// view's refresh age).
+let tiercacheApp: ReturnType<typeof createApp> | undefined;
+function tiercacheOf(env: BenchEnv): ReturnType<typeof createApp> {
+	if (!tiercacheApp) {
+		const headCheckMs = env.BENCH_HEAD_CHECK_MS === undefined ? undefined : Number(env.BENCH_HEAD_CHECK_MS);
+		tiercacheApp = createApp({
+			cacheOptions: {
+				kv: (e) => benchKv(e as BenchEnv),
+				...(headCheckMs === undefined ? {} : { clock: { headCheckMs } }),
+			},
+		});
+	}
+	return tiercacheApp;
+}
 
 // app-floor: the same Hono app, middleware, routes and validators, whose
 // routes answer a constant body of a product answer's size instead of asking
@@ -200,8 +221,9 @@ type ReadStub = (c: Context, policy: unknown, load: Loader<Db, Loaded>) => Promi
 	return c.body(answer.body, answer.status as Loaded["status"], headers);
 };
 
-function stats(variant: string) {
+function stats(env: BenchEnv, variant: string) {
 	if (variant === "tiercache") {
+		const tiercache = tiercacheOf(env);
 		const s = tiercache.cache.stats;
 		return {
 			reads: s.requests,
@@ -227,7 +249,7 @@ export default {
 	async fetch(request, env, ctx) {
 		const url = new URL(request.url);
 		const variant = env.BENCH_VARIANT ?? "tiercache";
-		if (url.pathname === "/__bench/stats") return Response.json({ variant, ...stats(variant) });
+		if (url.pathname === "/__bench/stats") return Response.json({ variant, ...stats(env, variant) });
 		if (url.pathname === "/__bench/floor-headers" && request.method === "POST") {
 			floorHeaders = url.searchParams.get("on") === "1";
 			return Response.json({ floorHeaders });
@@ -242,8 +264,10 @@ export default {
 		}
 		// tiercache as the Worker runs it: the app behind the engine's front door
 		// (or, with /__bench/front-door off, the app alone).
-		if (variant === "tiercache")
+		if (variant === "tiercache") {
+			const tiercache = tiercacheOf(env);
 			return (frontDoor ? tiercache.serve : tiercache.fetch)(request, env as AppEnv["Bindings"], ctx);
+		}
 		if (request.method !== "GET") return plainWrites.fetch(request, env as AppEnv["Bindings"], ctx);
 		counters.reads++;
 		switch (variant) {
@@ -273,7 +297,10 @@ export default {
 			rewarm:
 				env.BENCH_REWARM === "off"
 					? undefined
-					: (target) => tiercache.cache.rewarm(target, async (url) => tiercache.fetch(new Request(url), env, ctx)),
+					: (target) => {
+							const tiercache = tiercacheOf(env);
+							return tiercache.cache.rewarm(target, async (url) => tiercache.fetch(new Request(url), env, ctx));
+						},
 		});
 		queue.batches++;
 		queue.running--;

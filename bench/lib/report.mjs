@@ -21,7 +21,8 @@ export function renderTable(results) {
 	const lines = [
 		`tiercache benchmark — steady state: requests ${config.warmupRequests ?? "?"}–${(config.warmupRequests ?? 0) + (config.steadyRequests ?? 0)} of one seeded sequence (after a cold phase of ${config.warmupRequests ?? "?"}), ` +
 			`${config.connections} connections, ${isolates} isolate(s) per variant, Zipf s=${config.zipfS}, ` +
-			`${config.writeRatio * 100}% writes, ORIGIN_DELAY_MS=${config.originDelayMs} (stands in for the distance to the D1 primary)`,
+			`${config.writeRatio * 100}% writes, ORIGIN_DELAY_MS=${config.originDelayMs} (stands in for the distance to the D1 primary)` +
+			(typeof config.headCheckMs === "number" ? `, tiercache's headCheckMs=${config.headCheckMs}` : ""),
 		"",
 		"steady state (closed loop; stale: reads older than a write acknowledged before they started / of them beyond the contract's bound)",
 		`${"variant".padEnd(11)}${pad("req/s", 8)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("p99.9", 9)}${pad("origin/1k", 11)}` +
@@ -388,7 +389,7 @@ export function renderSvg(results) {
 	const c = results.config;
 	parts.push(
 		`<text x="${margin}" y="42" font-size="11" fill="#444">${escapeXml(
-			`steady state: ${c.steadyRequests ?? "?"} requests after ${c.warmupRequests ?? "?"} warm-up requests · ${c.connections} connections · ${c.isolates?.length ?? 1} isolates per variant · Zipf ${c.zipfS} · ${c.writeRatio * 100}% writes · ORIGIN_DELAY_MS=${c.originDelayMs}`,
+			`steady state: ${c.steadyRequests ?? "?"} requests after ${c.warmupRequests ?? "?"} warm-up requests · ${c.connections} connections · ${c.isolates?.length ?? 1} isolates per variant · Zipf ${c.zipfS} · ${c.writeRatio * 100}% writes · ORIGIN_DELAY_MS=${c.originDelayMs}${typeof c.headCheckMs === "number" ? ` · headCheckMs=${c.headCheckMs}` : ""}`,
 		)}</text>`,
 	);
 	let y = 58;
