@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { type ClockIncrement, type ClockSource, ClockView, clockSource, InvalidationClock } from "tiercache";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cacheStatus, testApp } from "./helpers/app";
@@ -100,6 +101,72 @@ describe("a view of the clock", () => {
 		expect(other.validity(7, ["t:8"])).toBe(false);
 		expect(other.validity(7, ["t:7"])).toBe(true);
 		expect(other.validity(6, ["t:7"])).toBeUndefined(); // before the shared range: not assumed valid
+	});
+
+	it("shares the newest bumps, as sorting every bump it holds would, after any history of increments, notes, restarts and forgetting", () => {
+		// The view keeps its bumps in seq order as they arrive; the reference sorts all of them each time.
+		const reference = (bumps: Map<string, number>, coverFrom: number, counter: number, maxBumps: number) => {
+			let from = coverFrom;
+			let picked = [...bumps].filter(([, seq]) => seq > from && seq <= counter);
+			if (picked.length > maxBumps) {
+				picked.sort((a, b) => b[1] - a[1]);
+				from = (picked[maxBumps] as [string, number])[1];
+				picked = picked.filter(([, seq]) => seq > from);
+			}
+			return { from, bumps: picked };
+		};
+		const tag = fc.integer({ min: 0, max: 11 }).map((i) => `t:${i}`);
+		const seq = fc.integer({ min: 0, max: 60 });
+		const bumps = fc.array(fc.tuple(tag, seq), { maxLength: 8 });
+		const op = fc.oneof(
+			fc.record({
+				kind: fc.constant("apply" as const),
+				from: seq,
+				span: fc.integer({ min: 0, max: 20 }),
+				floor: fc.integer({ min: 0, max: 30 }),
+				bumps,
+			}),
+			fc.record({ kind: fc.constant("note" as const), bumps, floor: fc.integer({ min: 0, max: 30 }) }),
+			fc.record({ kind: fc.constant("restart" as const), counter: seq }),
+			fc.record({ kind: fc.constant("share" as const), max: fc.integer({ min: 0, max: 14 }) }),
+		);
+		fc.assert(
+			fc.property(fc.integer({ min: 4, max: 16 }), fc.array(op, { maxLength: 40 }), (maxTags, ops) => {
+				const view = new ClockView(maxTags);
+				const mirror = new Map<string, number>();
+				const raise = (pairs: [string, number][]) => {
+					for (const [t, s] of pairs) if (s > (mirror.get(t) ?? Number.NEGATIVE_INFINITY)) mirror.set(t, s);
+					if (mirror.size > maxTags) {
+						// The view forgets its older half the same way.
+						const seqs = [...mirror.values()].sort((a, b) => a - b);
+						const cut = seqs[Math.floor(seqs.length / 2)] as number;
+						for (const [t, s] of mirror) if (s <= cut) mirror.delete(t);
+					}
+				};
+				for (const o of ops) {
+					if (o.kind === "apply") {
+						if (view.apply(increment(o.from, o.from + o.span, 1_000, o.bumps, o.floor))) raise(o.bumps);
+					} else if (o.kind === "note") {
+						view.note(new Map(o.bumps), o.floor);
+						// A note keeps one seq per tag (the last of the map's), as a Map of them does.
+						raise([...new Map(o.bumps)]);
+					} else if (o.kind === "restart") {
+						view.restart(o.counter, 0, 1_000);
+						mirror.clear();
+					} else {
+						const shared = view.increment(o.max);
+						const expected = reference(mirror, view.coverFrom, view.counter, o.max);
+						expect(shared.from).toBe(expected.from);
+						expect(shared.to).toBe(view.counter);
+						expect(shared.bumps.length).toBeLessThanOrEqual(o.max);
+						const sorted = (b: [string, number][]) => [...b].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0));
+						expect(sorted(shared.bumps)).toEqual(sorted(expected.bumps));
+					}
+					expect(view.size).toBe(mirror.size);
+				}
+			}),
+			{ numRuns: 500 },
+		);
 	});
 
 	it("forgets its older half when it holds too many tags, and stops vouching for what it forgot", () => {

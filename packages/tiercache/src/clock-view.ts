@@ -37,6 +37,14 @@ export class ClockView {
 	 */
 	generation = 0;
 	readonly #bumps = new Map<string, number>();
+	/**
+	 * Every bump as it was set, in order of seq (kept sorted lazily: seqs
+	 * arrive almost always in order), so that `increment` finds the newest
+	 * ones without copying and sorting all of `#bumps`. An entry whose tag
+	 * has been bumped again since no longer matches `#bumps` and is skipped.
+	 */
+	#log: [string, number][] = [];
+	#logSorted = true;
 	/** Exact seqs of tags looked up one by one, as of a snapshot at or after `coverFrom`. */
 	readonly #baseline = new Map<string, number>();
 	readonly #maxTags: number;
@@ -108,7 +116,7 @@ export class ClockView {
 		}
 		for (const [tag, seq] of increment.bumps) {
 			if (seq > (this.#bumps.get(tag) ?? Number.NEGATIVE_INFINITY)) {
-				this.#bumps.set(tag, seq);
+				this.#set(tag, seq);
 				changed = true;
 			}
 		}
@@ -129,6 +137,8 @@ export class ClockView {
 	 */
 	restart(counter: number, floor: number, readAt: number): void {
 		this.#bumps.clear();
+		this.#log = [];
+		this.#logSorted = true;
 		this.#baseline.clear();
 		this.coverFrom = counter;
 		this.counter = Math.max(this.counter, counter);
@@ -140,7 +150,7 @@ export class ClockView {
 	/** Invalidations this isolate made itself: effective for its next read, before any refresh. */
 	note(seqs: ReadonlyMap<string, number>, floor = 0): void {
 		for (const [tag, seq] of seqs) {
-			if (seq > (this.#bumps.get(tag) ?? Number.NEGATIVE_INFINITY)) this.#bumps.set(tag, seq);
+			if (seq > (this.#bumps.get(tag) ?? Number.NEGATIVE_INFINITY)) this.#set(tag, seq);
 		}
 		this.floor = Math.max(this.floor, floor);
 		this.generation++;
@@ -162,14 +172,40 @@ export class ClockView {
 	 * `maxBumps` bumps, with `from` raised so that the range stays complete.
 	 */
 	increment(maxBumps: number): ClockIncrement {
+		if (!this.#logSorted) {
+			this.#log.sort((a, b) => a[1] - b[1]);
+			this.#logSorted = true;
+		}
+		// The newest bumps in (coverFrom, counter], newest first, one more than asked for.
+		const newest: [string, number][] = [];
+		for (let i = this.#log.length - 1; i >= 0 && newest.length <= maxBumps; i--) {
+			const [tag, seq] = this.#log[i] as [string, number];
+			if (seq <= this.coverFrom) break;
+			if (seq > this.counter || this.#bumps.get(tag) !== seq) continue;
+			newest.push([tag, seq]);
+		}
 		let from = this.coverFrom;
-		let bumps = [...this.#bumps].filter(([, seq]) => seq > from && seq <= this.counter);
-		if (bumps.length > maxBumps) {
-			bumps.sort((a, b) => b[1] - a[1]);
-			from = (bumps[maxBumps] as [string, number])[1];
-			bumps = bumps.filter(([, seq]) => seq > from);
+		let bumps = newest;
+		if (newest.length > maxBumps) {
+			// Too many: the increment starts after the first one left out (and leaves out its ties too).
+			from = (newest[maxBumps] as [string, number])[1];
+			bumps = newest.slice(0, maxBumps).filter(([, seq]) => seq > from);
 		}
 		return { from, to: this.counter, floor: this.floor, readAt: this.readAt, bumps };
+	}
+
+	#set(tag: string, seq: number): void {
+		this.#bumps.set(tag, seq);
+		const last = this.#log[this.#log.length - 1];
+		if (last && seq < last[1]) this.#logSorted = false;
+		this.#log.push([tag, seq]);
+		// Entries of tags bumped again since: dropped once they outnumber the live ones.
+		if (this.#log.length > 2 * this.#bumps.size + 1024) this.#log = this.#live();
+	}
+
+	/** The log's entries that still match `#bumps`, in the log's order. */
+	#live(): [string, number][] {
+		return this.#log.filter(([tag, seq]) => this.#bumps.get(tag) === seq);
 	}
 
 	// Bounded memory: forget the older half of the bumps and start the coverage after them.
@@ -177,6 +213,7 @@ export class ClockView {
 		const seqs = [...this.#bumps.values()].sort((a, b) => a - b);
 		const cut = seqs[Math.floor(seqs.length / 2)] as number;
 		for (const [tag, seq] of this.#bumps) if (seq <= cut) this.#bumps.delete(tag);
+		this.#log = this.#live();
 		this.coverFrom = Math.max(this.coverFrom, Math.min(cut, this.counter));
 		// Forgotten invalidations of this isolate's own (ahead of the counter) become a floor.
 		if (cut > this.counter) this.floor = Math.max(this.floor, cut);
