@@ -240,6 +240,14 @@ function fmt(n) {
  * One panel: a horizontal bar per variant. `value(name)` gives the bar, `label(name)`
  * its text (default: the value); `log` draws on a log scale (latencies).
  */
+const OPEN_LOOP_SUBTITLE = "fixed arrival rate, from the intended send time; in brackets, the reads' own p99";
+
+/** An open-loop bar's label: every request's p99, the reads' own (writes may wait for their location), give-ups. */
+function openLoopLabel(o) {
+	const reads = o.readP99Ms === undefined ? "" : ` (reads ${fmt(o.readP99Ms)})`;
+	return `${fmt(o.p99Ms)}${reads}${o.timedOut ? `, ${fmt(o.timedOut)} timed out` : ""}`;
+}
+
 function panel({ x, y, w, title, subtitle, names, value, label, log = false, tick }) {
 	// Room for the longest name (about 6.8 px per character at 11.5 px).
 	const labelW = Math.max(78, ...names.map((n) => n.length * 6.8 + 8));
@@ -355,11 +363,10 @@ export function renderSvg(results) {
 		},
 		ol && {
 			title: `Open-loop p99 at ${fmt(ol.rateRps)} req/s (ms, log scale)`,
-			subtitle: "fixed arrival rate; latency from the intended send time",
+			subtitle: OPEN_LOOP_SUBTITLE,
 			names: names.filter((n) => ol.variants[n]),
 			value: (n) => ol.variants[n].p99Ms,
-			label: (n) =>
-				`${fmt(ol.variants[n].p99Ms)}${ol.variants[n].timedOut ? ` (${fmt(ol.variants[n].timedOut)} timed out)` : ""}`,
+			label: (n) => openLoopLabel(ol.variants[n]),
 			log: true,
 		},
 		{
@@ -372,11 +379,10 @@ export function renderSvg(results) {
 		},
 		ol?.rates?.[1] && {
 			title: `Open-loop p99 at ${fmt(ol.rates[1].rateRps)} req/s (ms, log scale)`,
-			subtitle: "fixed arrival rate; latency from the intended send time",
+			subtitle: OPEN_LOOP_SUBTITLE,
 			names: names.filter((n) => ol.rates[1].variants[n]),
 			value: (n) => ol.rates[1].variants[n].p99Ms,
-			label: (n) =>
-				`${fmt(ol.rates[1].variants[n].p99Ms)}${ol.rates[1].variants[n].timedOut ? ` (${fmt(ol.rates[1].variants[n].timedOut)} timed out)` : ""}`,
+			label: (n) => openLoopLabel(ol.rates[1].variants[n]),
 			log: true,
 		},
 	].filter(Boolean);
