@@ -52,14 +52,12 @@ const { values: args } = parseArgs({
 	},
 });
 if (args.help) {
-	console.log(
-		readFileSync(fileURLToPath(import.meta.url), "utf8")
-			.split("\n")
-			.slice(1)
-			.filter((line, i, lines) => lines.slice(0, i + 1).every((l) => l.startsWith("//")))
-			.join("\n")
-			.replaceAll("// ", ""),
-	);
+	// The header comment: the lines after the shebang up to the first that is not a comment.
+	const lines = readFileSync(fileURLToPath(import.meta.url), "utf8")
+		.split("\n")
+		.slice(1);
+	const end = lines.findIndex((line) => !line.startsWith("//"));
+	console.log(lines.slice(0, end).join("\n").replaceAll("// ", ""));
 	process.exit(0);
 }
 const number = (name, value, min, max) => {
