@@ -366,6 +366,7 @@ async function benchStats(ctx) {
 		clockWaits: all[0].clock ? sum((s) => s.clock.waits) : undefined,
 		storageOps: Object.fromEntries(STORAGE_OPS.map((op) => [op, sum((s) => s.storageOps?.[op])])),
 		clockD1Reads: all[0].clock ? sum((s) => s.clock.d1Reads) : undefined,
+		announceFailures: all[0].clock ? sum((s) => s.clock.announceFailures) : undefined,
 	};
 }
 
@@ -441,6 +442,11 @@ function summarize(ctx, phase, { elapsed, cpuUs, statsBefore, statsAfter, stale,
 		),
 		...(statsAfter.clockD1Reads !== undefined
 			? { clockD1ReadsPer1k: round(((statsAfter.clockD1Reads - statsBefore.clockD1Reads) / reads) * 1000, 1) }
+			: {}),
+		// Writes that answered without their location told (a failed or late announcement): strict stale reads
+		// at the other isolate can follow, within the refresh age.
+		...(statsAfter.announceFailures !== undefined
+			? { announceFailures: statsAfter.announceFailures - statsBefore.announceFailures }
 			: {}),
 		staleReads: stale.staleReads,
 		staleBeyondBound: stale.staleBeyondBound,

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { type ClockIncrement, type ClockSource, ClockView, clockSource, InvalidationClock } from "tiercache";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { cacheStatus, testApp } from "./helpers/app";
 import { switchableD1 } from "./helpers/faults";
 import { ADMIN, seedSmallCatalog } from "./helpers/fixtures";
@@ -487,6 +487,8 @@ describe("several isolates at one location (the field's failure, made a test)", 
 		);
 		expect(patch.status).toBe(200);
 		expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+		// The write answered without its announcement confirmed, and says so.
+		expect(a.cache.clock.counters.announceFailures).toBe(1);
 		expect(await name(await a.request("/v1/products/2", {}, {}, { wait: false }))).toBe(`Hanging head ${a.clock.now}`);
 		// Another isolate's looks give up after a period: it serves on the refresh age's bound, without waiting seconds.
 		const b = testApp({
@@ -529,11 +531,68 @@ describe("several isolates at one location (the field's failure, made a test)", 
 			body: JSON.stringify({ name: `Overwritten ${a.clock.now}` }),
 		});
 		expect(patch.status).toBe(200);
-		expect(a.cache.clock.counters).toMatchObject({ announcements: 1, reannouncements: 1 });
+		expect(a.cache.clock.counters).toMatchObject({ announcements: 1, reannouncements: 1, announceFailures: 0 });
 		const head = (await source.readHead?.()) as { counter: number };
 		expect(head.counter).toBe(a.cache.clock.view.counter);
 		b.advance(100);
 		expect(await name(await b.request("/v1/products/3"))).toBe(`Overwritten ${a.clock.now}`);
+	});
+
+	it("a write announces without reading the head first; its own slower, lower announcement is written over at once", async () => {
+		const real = clockSource(env.DB, () => caches.open("head-own-order"));
+		// The isolate's first write of the head is held until its second announcement has ended.
+		let release: () => void = () => {};
+		const held = new Promise<void>((resolve) => {
+			release = resolve;
+		});
+		const written: number[] = [];
+		let reads = 0;
+		const source: ClockSource = {
+			...real,
+			readHead: () => {
+				reads++;
+				return real.readHead?.() ?? Promise.resolve(undefined);
+			},
+			writeHead: async (head) => {
+				if (written.push(head.counter) === 1) await held;
+				await real.writeHead?.(head);
+			},
+		};
+		const writer = new InvalidationClock(
+			{ jitterMs: 0 },
+			() => Date.now(),
+			() => 0,
+			async () => {},
+		);
+		const pending: Promise<unknown>[] = [];
+		const waitUntil = (p: Promise<unknown>) => void pending.push(p.catch(() => {}));
+		await writer.ensureFresh(source, waitUntil);
+		// Commits elsewhere (another cache's announcements), which this isolate's view then reads, as its own
+		// write's batch would.
+		const elsewhere = testApp({ shareKeys: true, cacheName: "head-own-order-elsewhere" });
+		const commit = async (tag: string) => {
+			await elsewhere.cache.invalidateTags(env, [tag]);
+			const after = writer.deltaAfter();
+			writer.applyDelta(await real.readDelta(after, 1_000), after, Date.now());
+			return writer.view.counter;
+		};
+		const announced = async () => ((await real.readHead?.()) as { counter: number } | undefined)?.counter;
+		const first = await commit("order:first");
+		const firstAnnounced = writer.announce(source, first, waitUntil);
+		await vi.waitUntil(() => written.length === 1);
+		const second = await commit("order:second");
+		expect(second).toBeGreaterThan(first);
+		await writer.announce(source, second, waitUntil);
+		expect(await announced()).toBe(second);
+		// The first lands now, lower, and writes the second's counter again.
+		release();
+		await firstAnnounced;
+		await Promise.all(pending);
+		expect(await announced()).toBe(second);
+		expect(written).toEqual([first, second, second]);
+		// One read each: the read-back.
+		expect(reads).toBe(2);
+		expect(writer.counters).toMatchObject({ announcements: 2, reannouncements: 1, announceFailures: 0 });
 	});
 
 	it("a validity answer never outlives the data it was computed from", async () => {

@@ -126,6 +126,12 @@ export interface ClockCounters {
 	/** Announcements this isolate made, and those it made again (read back lower: another isolate's landed over it). */
 	announcements: number;
 	reannouncements: number;
+	/**
+	 * Writes that answered without their announcement confirmed: a Cache API
+	 * operation of it failed, or it had not finished within `timeoutMs`. The
+	 * location's other isolates learn of those at their refresh age.
+	 */
+	announceFailures: number;
 }
 
 /** What a request may rely on: a view younger than `maxAgeMs`, or not (D1 unreachable). */
@@ -171,6 +177,7 @@ export class InvalidationClock {
 		headWaits: 0,
 		announcements: 0,
 		reannouncements: 0,
+		announceFailures: 0,
 	};
 	readonly #now: () => number;
 	readonly #random: () => number;
@@ -202,6 +209,8 @@ export class InvalidationClock {
 	#wantedKnownAt = Number.NEGATIVE_INFINITY;
 	/** The last write of the shared view a refresh started (an announcement waits for it). */
 	#sharing: Promise<void> | undefined;
+	/** The highest counter this isolate announced. */
+	#announced = 0;
 	readonly #sleep: (ms: number) => Promise<void>;
 
 	constructor(
@@ -314,11 +323,12 @@ export class InvalidationClock {
 	/**
 	 * Tells the other isolates of this location that an invalidation was
 	 * committed at `counter`, and returns when any read they start will see
-	 * it: first the location's shared view is brought up to the counter (so
-	 * that they take it from the Cache API, not D1), then the counter is
-	 * announced and, `headCheckMs` after it landed, read back (announced
-	 * again if another isolate's lower announcement landed over it). Never
-	 * throws: a failing Cache API leaves the others to their refresh age.
+	 * it: the counter is announced and, `headCheckMs` after it landed, read
+	 * back (announced again if another isolate's lower announcement landed
+	 * over it). Meanwhile the location's shared view is brought up to the
+	 * counter, so that an isolate the announcement's bumps do not suffice
+	 * takes it from the Cache API, not D1. Never throws: a failing Cache API
+	 * leaves the others to their refresh age.
 	 */
 	async announce(source: ClockSource, counter: number, waitUntil: (p: Promise<unknown>) => void): Promise<void> {
 		const every = this.options.headCheckMs;
@@ -327,7 +337,7 @@ export class InvalidationClock {
 		const head = { readHead: source.readHead.bind(source), writeHead: source.writeHead.bind(source) };
 		const announced = this.#announce(source, head, counter, waitUntil, every);
 		waitUntil(announced);
-		await within(announced, this.options.timeoutMs, undefined);
+		if ((await within(announced, this.options.timeoutMs, false)) !== true) this.counters.announceFailures++;
 	}
 
 	async #announce(
@@ -336,10 +346,11 @@ export class InvalidationClock {
 		counter: number,
 		waitUntil: (p: Promise<unknown>) => void,
 		every: number,
-	): Promise<void> {
+	): Promise<boolean> {
+		let shared: Promise<void> | undefined;
 		if (this.view.counter >= counter) {
-			// The write's own batch brought the view up to it: share that.
-			await source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {});
+			// The write's own batch brought the view up to it: share that, while the head is written.
+			shared = source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {});
 		} else {
 			// A refresh already running may have read D1 before the commit: a second one is after it.
 			for (let round = 0; round < 2 && this.view.counter < counter; round++) {
@@ -350,17 +361,40 @@ export class InvalidationClock {
 		}
 		this.counters.announcements++;
 		try {
-			const head = parseHead(await readHead());
-			if (!head || head.counter < counter) await writeHead(this.#head(counter));
+			await this.#writeHead(writeHead, counter);
 			for (let round = 0; round < 3; round++) {
 				await this.#sleep(every);
 				const back = parseHead(await readHead());
-				if (back && back.counter >= counter) return;
+				if (back && back.counter >= counter) return true;
 				this.counters.reannouncements++;
-				await writeHead(this.#head(counter));
+				await this.#writeHead(writeHead, counter);
 			}
+			return false;
 		} catch {
 			// The Cache API failing: the others learn at their refresh age.
+			return false;
+		} finally {
+			await shared;
+		}
+	}
+
+	/**
+	 * Writes the location's head, announcing the highest counter this isolate
+	 * knows committed (at least `counter`). The write does not read the head
+	 * first (that cost every write a round trip before its wait): an
+	 * announcement that lands lower over a higher one is written again by
+	 * the higher one's read-back or, when both are this isolate's (a slow
+	 * write overtaken by a later one), at once by the slow one. Each request
+	 * makes its own writes: one request's I/O chained behind another's was
+	 * dropped when the other finished (counted in `announceFailures`).
+	 */
+	async #writeHead(writeHead: (head: ClockHead) => Promise<void>, counter: number): Promise<void> {
+		this.#announced = Math.max(this.#announced, counter, this.view.ready ? this.view.counter : 0);
+		const written = this.#announced;
+		await writeHead(this.#head(written));
+		if (this.#announced > written) {
+			this.counters.reannouncements++;
+			await writeHead(this.#head(this.#announced));
 		}
 	}
 

@@ -108,6 +108,10 @@ const CacheStats = z
 				reannouncements: z.number().openapi({
 					description: "Announcements made again because another isolate's lower one had landed over them",
 				}),
+				announceFailures: z.number().openapi({
+					description:
+						"Writes that answered without their announcement confirmed (a Cache API failure or timeout): the location's other isolates learn of them at their refresh age",
+				}),
 				counter: z.number().openapi({ description: "D1's counter as of the view (-1 before the first read)" }),
 				floor: z.number(),
 				coverFrom: z.number(),
