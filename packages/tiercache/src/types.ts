@@ -66,7 +66,7 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	/**
 	 * The invalidation clock: how old a view of D1's invalidations may get
 	 * before it is refreshed (`refreshAfterMs`, 500) or waited for
-	 * (`maxAgeMs`, 1000), read-your-location's-writes (`headCheckMs`, 100),
+	 * (`maxAgeMs`, 1000), read-your-location's-writes (`headCheckMs`, 50),
 	 * and its bounds. See `ClockOptions`. `sleep` waits in the time `now`
 	 * keeps (default `scheduler.wait`), for tests that move a clock by hand.
 	 */
