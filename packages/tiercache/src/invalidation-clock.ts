@@ -82,9 +82,9 @@ export interface ClockOptions {
 	 * that starts after the answer, at any isolate of the location, sees the
 	 * invalidation. Off, the other isolates learn at their refresh age.
 	 * Default 50: every busy isolate reads the location's announcement
-	 * (a small Cache API entry) about 27 times a second, which on Cloudflare
-	 * is I/O and costs no request; 100 halves that and makes writes answer
-	 * 50 ms later.
+	 * (a small Cache API entry) about 27 times a second, in the background
+	 * (I/O on Cloudflare, not billed CPU); 100 halves that and makes writes
+	 * answer 50 ms later.
 	 */
 	headCheckMs: number;
 }
@@ -126,7 +126,10 @@ export interface ClockCounters {
 	headTakes: number;
 	/** Requests that waited for a look at the announced counter, or for the refresh it started. */
 	headWaits: number;
-	/** Announcements this isolate made, and those it made again (read back lower: another isolate's landed over it). */
+	/**
+	 * Announcements this isolate made, and those it made again (a lower one
+	 * landed over it: another isolate's, or a slower one of its own).
+	 */
 	announcements: number;
 	reannouncements: number;
 	/**
@@ -388,8 +391,8 @@ export class InvalidationClock {
 	 * announcement that lands lower over a higher one is written again by
 	 * the higher one's read-back or, when both are this isolate's (a slow
 	 * write overtaken by a later one), at once by the slow one. Each request
-	 * makes its own writes: one request's I/O chained behind another's was
-	 * dropped when the other finished (counted in `announceFailures`).
+	 * makes its own writes, not chained behind another request's: I/O
+	 * started for one request is lost when that request ends.
 	 */
 	async #writeHead(writeHead: (head: ClockHead) => Promise<void>, counter: number): Promise<void> {
 		this.#announced = Math.max(this.#announced, counter, this.view.ready ? this.view.counter : 0);

@@ -106,7 +106,8 @@ const CacheStats = z
 					.number()
 					.openapi({ description: "Invalidations this isolate announced to the others of its location" }),
 				reannouncements: z.number().openapi({
-					description: "Announcements made again because another isolate's lower one had landed over them",
+					description:
+						"Announcements made again because a lower one (another isolate's, or a slower one of this isolate's) had landed over them",
 				}),
 				announceFailures: z.number().openapi({
 					description:
