@@ -2,7 +2,8 @@
 // npm run dev [-- <extra wrangler dev flags>]
 // 1. .dev.vars from .dev.vars.example when missing; 2. vendored page scripts;
 // 3. local D1 migrations; 4. the seed catalog when the database is empty;
-// 5. wrangler dev --test-scheduled on 127.0.0.1:8787.
+// 5. wrangler dev --test-scheduled on 127.0.0.1:8787 (PORT, or --ip and --port
+//    after --, choose others).
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -50,10 +51,13 @@ try {
 	process.exit(1);
 }
 
-const child = spawn(
-	wrangler,
-	["dev", "--test-scheduled", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", ...process.argv.slice(2)],
-	{ stdio: "inherit" },
-);
+// `--ip` and `--port` given after `--` replace these defaults (wrangler takes each once).
+const extra = process.argv.slice(2);
+const given = (flag) => extra.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+const defaults = [
+	...(given("--ip") ? [] : ["--ip", "127.0.0.1"]),
+	...(given("--port") ? [] : ["--port", process.env.PORT ?? "8787"]),
+];
+const child = spawn(wrangler, ["dev", "--test-scheduled", ...defaults, ...extra], { stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
