@@ -367,6 +367,7 @@ async function benchStats(ctx) {
 		storageOps: Object.fromEntries(STORAGE_OPS.map((op) => [op, sum((s) => s.storageOps?.[op])])),
 		clockD1Reads: all[0].clock ? sum((s) => s.clock.d1Reads) : undefined,
 		announceFailures: all[0].clock ? sum((s) => s.clock.announceFailures) : undefined,
+		headLookFailures: all[0].clock ? sum((s) => s.clock.headLookFailures) : undefined,
 	};
 }
 
@@ -443,10 +444,13 @@ function summarize(ctx, phase, { elapsed, cpuUs, statsBefore, statsAfter, stale,
 		...(statsAfter.clockD1Reads !== undefined
 			? { clockD1ReadsPer1k: round(((statsAfter.clockD1Reads - statsBefore.clockD1Reads) / reads) * 1000, 1) }
 			: {}),
-		// Writes that answered without their location told (a failed or late announcement): strict stale reads
-		// at the other isolate can follow, within the refresh age.
+		// Writes that answered without their location told (a failed or late announcement), and looks at the
+		// announcement that failed or came too late: strict stale reads can follow either, within the refresh age.
 		...(statsAfter.announceFailures !== undefined
-			? { announceFailures: statsAfter.announceFailures - statsBefore.announceFailures }
+			? {
+					announceFailures: statsAfter.announceFailures - statsBefore.announceFailures,
+					headLookFailures: statsAfter.headLookFailures - statsBefore.headLookFailures,
+				}
 			: {}),
 		staleReads: stale.staleReads,
 		staleBeyondBound: stale.staleBeyondBound,

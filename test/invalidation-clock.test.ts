@@ -379,7 +379,12 @@ describe("several isolates at one location (the field's failure, made a test)", 
 				expect(after.headers.get("Server-Timing")).toMatch(/^clock;dur=/);
 				expect(a.cache.clock.counters).toMatchObject({ announcements: 1, reannouncements: 0, headRefreshes: 0 });
 				// b took the bumps a's announcement carried: no refresh, so no D1 read and no read of the shared view.
-				expect(b.cache.clock.counters).toMatchObject({ headWaits: 1, headTakes: 1, headRefreshes: 0 });
+				expect(b.cache.clock.counters).toMatchObject({
+					headWaits: 1,
+					headTakes: 1,
+					headRefreshes: 0,
+					headLookFailures: 0,
+				});
 				expect(b.cache.clock.counters.d1Reads).toBe(d1Reads);
 				expect(b.cache.clock.counters.sharedReads).toBe(sharedReads);
 				// Within three quarters of a period b serves on what it knows, without looking again.
@@ -504,6 +509,9 @@ describe("several isolates at one location (the field's failure, made a test)", 
 		expect(res.status).toBe(200);
 		// Both of b's requests waited for a look: its first took a's shared view, which proves nothing about announcements.
 		expect(b.cache.clock.counters.headWaits).toBe(2);
+		// Each look that got no answer says so.
+		expect(b.cache.clock.counters.headChecks).toBeGreaterThan(0);
+		expect(b.cache.clock.counters.headLookFailures).toBe(b.cache.clock.counters.headChecks);
 		expect(performance.now() - waitedFrom).toBeLessThan(2_000); // not the 3 s of the clock's timeout
 	});
 

@@ -127,6 +127,11 @@ export interface ClockCounters {
 	/** Requests that waited for a look at the announced counter, or for the refresh it started. */
 	headWaits: number;
 	/**
+	 * Looks that failed or got no answer within `headCheckMs`: the isolate
+	 * went on with what it knew (the refresh age still bounds what it serves).
+	 */
+	headLookFailures: number;
+	/**
 	 * Announcements this isolate made, and those it made again (a lower one
 	 * landed over it: another isolate's, or a slower one of its own).
 	 */
@@ -156,6 +161,9 @@ export interface ClockState {
  */
 const HEAD_BUMPS = 64;
 
+/** A look at the announced counter that failed, or got no answer in time. */
+const LOOK_FAILED: unique symbol = Symbol("look failed");
+
 /** The state of a request that did not wait (one object for all: frozen, states are only read). */
 const FRESH: ClockState = Object.freeze({ available: true, waited: false, waitedMs: 0 });
 
@@ -181,6 +189,7 @@ export class InvalidationClock {
 		headRefreshes: 0,
 		headTakes: 0,
 		headWaits: 0,
+		headLookFailures: 0,
 		announcements: 0,
 		reannouncements: 0,
 		announceFailures: 0,
@@ -426,14 +435,14 @@ export class InvalidationClock {
 		this.#headCheckedAt = now;
 		this.counters.headChecks++;
 		const look = (async () => {
-			const head = parseHead(
-				await within(
-					source.readHead?.().catch(() => undefined) ?? Promise.resolve(undefined),
-					this.options.headCheckMs,
-					undefined,
-				),
+			const read = await within(
+				source.readHead?.().catch(() => LOOK_FAILED) ?? Promise.resolve(undefined),
+				this.options.headCheckMs,
+				LOOK_FAILED,
 			);
 			// Unreadable or not answering within a period: the Cache API failing; the refresh age still bounds what is served.
+			if (read === LOOK_FAILED) this.counters.headLookFailures++;
+			const head = parseHead(read);
 			if (!head || head.counter <= this.view.counter) {
 				this.#headKnownAt = Math.max(this.#headKnownAt, now);
 				return;

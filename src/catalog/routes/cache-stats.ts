@@ -102,6 +102,10 @@ const CacheStats = z
 				headWaits: z.number().openapi({
 					description: "Requests that waited for a look at the announced counter, or for the refresh it started",
 				}),
+				headLookFailures: z.number().openapi({
+					description:
+						"Looks at the announced counter that failed or got no answer within headCheckMs: the isolate went on with what it knew, within the refresh age",
+				}),
 				announcements: z
 					.number()
 					.openapi({ description: "Invalidations this isolate announced to the others of its location" }),
