@@ -103,6 +103,10 @@
 			["enqueue errors", s.purges.enqueueErrors],
 			["clock: D1 reads / shared reads", `${s.clock.d1Reads} / ${s.clock.sharedReads}`],
 			["clock: counter, view age", `${s.clock.counter}, ${s.clock.viewAgeMs} ms`],
+			[
+				"clock: announcements (unconfirmed) / failed looks",
+				`${s.clock.announcements} (${s.clock.announceFailures}) / ${s.clock.headLookFailures}`,
+			],
 		];
 		$("queue").replaceChildren(...rows.map(([k, v]) => row([k, String(v)])));
 		$("recent").replaceChildren(

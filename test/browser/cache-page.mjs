@@ -116,6 +116,16 @@ try {
 		timeout: 10_000,
 	});
 	check(true, "the purge shows among recent invalidations");
+	// The purge was announced to the location, and confirmed: the clock's row says so.
+	const clockRow = await page.waitForFunction(
+		() =>
+			/announcements \(unconfirmed\) \/ failed looks\s*[1-9]\d* \(0\) \/ \d+/.exec(
+				document.getElementById("queue")?.textContent ?? "",
+			)?.[0],
+		null,
+		{ timeout: 10_000 },
+	);
+	check(true, `the clock's announcements show, none unconfirmed (${await clockRow.jsonValue()})`);
 
 	mkdirSync(join(root, "test-results"), { recursive: true });
 	await page.screenshot({ path: join(root, "test-results/cache-page.png"), fullPage: true });
