@@ -237,17 +237,29 @@ function fmt(n) {
 }
 
 /**
+ * The open-loop panel of one rate (undefined without it): every request's p99,
+ * with the reads' own (writes may wait for their location) and give-ups in its labels.
+ */
+function openLoopPanel(run, names) {
+	if (!run) return undefined;
+	return {
+		title: `Open-loop p99 at ${fmt(run.rateRps)} req/s (ms, log scale)`,
+		subtitle: "fixed arrival rate, from the intended send time; in brackets, the reads' own p99",
+		names: names.filter((n) => run.variants[n]),
+		value: (n) => run.variants[n].p99Ms,
+		label: (n) => {
+			const o = run.variants[n];
+			const reads = o.readP99Ms === undefined ? "" : ` (reads ${fmt(o.readP99Ms)})`;
+			return `${fmt(o.p99Ms)}${reads}${o.timedOut ? `, ${fmt(o.timedOut)} timed out` : ""}`;
+		},
+		log: true,
+	};
+}
+
+/**
  * One panel: a horizontal bar per variant. `value(name)` gives the bar, `label(name)`
  * its text (default: the value); `log` draws on a log scale (latencies).
  */
-const OPEN_LOOP_SUBTITLE = "fixed arrival rate, from the intended send time; in brackets, the reads' own p99";
-
-/** An open-loop bar's label: every request's p99, the reads' own (writes may wait for their location), give-ups. */
-function openLoopLabel(o) {
-	const reads = o.readP99Ms === undefined ? "" : ` (reads ${fmt(o.readP99Ms)})`;
-	return `${fmt(o.p99Ms)}${reads}${o.timedOut ? `, ${fmt(o.timedOut)} timed out` : ""}`;
-}
-
 function panel({ x, y, w, title, subtitle, names, value, label, log = false, tick }) {
 	// Room for the longest name (about 6.8 px per character at 11.5 px).
 	const labelW = Math.max(78, ...names.map((n) => n.length * 6.8 + 8));
@@ -361,14 +373,7 @@ export function renderSvg(results) {
 			names: Object.keys(results.hitPathPaired.medianCpuUsPerRequest),
 			value: (n) => results.hitPathPaired.medianCpuUsPerRequest[n],
 		},
-		ol && {
-			title: `Open-loop p99 at ${fmt(ol.rateRps)} req/s (ms, log scale)`,
-			subtitle: OPEN_LOOP_SUBTITLE,
-			names: names.filter((n) => ol.variants[n]),
-			value: (n) => ol.variants[n].p99Ms,
-			label: (n) => openLoopLabel(ol.variants[n]),
-			log: true,
-		},
+		openLoopPanel(ol, names),
 		{
 			title: "Steady-state latency p50 (bar) and p99 (tick), ms",
 			subtitle: "closed loop, from the send",
@@ -377,14 +382,7 @@ export function renderSvg(results) {
 			tick: (n) => v(n).p99Ms,
 			label: (n) => `${fmt(v(n).p50Ms)} / ${fmt(v(n).p99Ms)}`,
 		},
-		ol?.rates?.[1] && {
-			title: `Open-loop p99 at ${fmt(ol.rates[1].rateRps)} req/s (ms, log scale)`,
-			subtitle: OPEN_LOOP_SUBTITLE,
-			names: names.filter((n) => ol.rates[1].variants[n]),
-			value: (n) => ol.rates[1].variants[n].p99Ms,
-			label: (n) => openLoopLabel(ol.rates[1].variants[n]),
-			log: true,
-		},
+		openLoopPanel(ol?.rates?.[1], names),
 	].filter(Boolean);
 	const margin = 16;
 	const panelW = 440;
