@@ -999,6 +999,7 @@ await section("steady state, side by side", async () => {
 			t.staleReads += played.staleReads;
 			t.errors += played.errors;
 			t.rps.push(played.throughputRps);
+			log(`DEBUG ${ctx.variant} r${r}: ${played.throughputRps} rps cpu ${played.cpuUsPerRequest} loads/1k ${played.originLoadsPer1k} ${JSON.stringify(played.originLoadsByCause ?? {})} hit ${JSON.stringify(played.hitRatio)} p50 ${played.p50Ms} clockWaits ${JSON.stringify(played.clockWaits ?? {})} ops ${JSON.stringify(played.storageOpsPer1k)}`);
 		}
 		from += window;
 	}

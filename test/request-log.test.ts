@@ -33,11 +33,23 @@ describe("request logs", () => {
 			},
 			on,
 		);
+		await a.request("/v1/products?category=kitchen", {}, on);
+		await a.request("/v1/products?category=kitchen", {}, on);
+		await a.request(
+			"/v1/products/1",
+			{
+				method: "PATCH",
+				headers: { Authorization: "Bearer test-admin-token", "Content-Type": "application/json" },
+				body: '{"stock": 4}',
+			},
+			on,
+		);
 		const logged = lines.map((l) => JSON.parse(l));
-		// The write re-warmed the product it changed (read twice here): the engine's own request, marked.
-		expect(logged).toHaveLength(5);
+		// The second write re-warmed the listing it changed (read twice here): the engine's own request, marked.
+		// (The product page was written through by the writes: no re-warm for it.)
+		expect(logged).toHaveLength(8);
 		const rewarms = logged.filter((entry) => entry.rewarm === true);
-		expect(rewarms).toEqual([expect.objectContaining({ method: "GET", route: "/v1/products/:id", tier: "origin" })]);
+		expect(rewarms).toEqual([expect.objectContaining({ method: "GET", route: "/v1/products", tier: "origin" })]);
 		logged.splice(logged.indexOf(rewarms[0]), 1);
 		expect(logged[0]).toMatchObject({
 			method: "GET",

@@ -64,12 +64,17 @@ export async function insertProduct(db: Db, input: ProductInput): Promise<Produc
 
 /** Returns the updated row, or undefined when there is no such product. */
 export async function updateProduct(db: Db, id: number, patch: ProductPatch): Promise<Product | undefined> {
-	const [row] = await db
+	const [row] = await updateProductQuery(db, id, patch);
+	return row;
+}
+
+/** The update of `updateProduct`, returning the changed row (none when there is no such product). Batchable. */
+export function updateProductQuery(db: Db, id: number, patch: ProductPatch) {
+	return db
 		.update(products)
 		.set({ ...patch, updatedAt: new Date().toISOString() })
 		.where(eq(products.id, id))
 		.returning();
-	return row;
 }
 
 /** Deletes the product and (by cascade) its reviews; undefined when there was none. */

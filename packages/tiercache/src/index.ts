@@ -39,6 +39,7 @@ export {
 	type TierName,
 } from "./policy.js";
 export { cacheSeq, cacheState, cacheTagSeq } from "./schema.js";
+export { Snapshot } from "./snapshot.js";
 export { CacheStats, type TierCounters } from "./stats.js";
 export { createTierCache, TierCache } from "./tier-cache.js";
 export {
@@ -54,6 +55,7 @@ export {
 	REWARM_HOST,
 	type ReadOptions,
 	type ReadResponse,
+	type RelatedAnswer,
 	type SweepResult,
 	type TierCacheOptions,
 } from "./types.js";

@@ -5,7 +5,7 @@ import { type Entry, etagOf } from "./entry.js";
 import type { CachePolicy } from "./policy.js";
 import { SEQ_SQL } from "./seq-sql.js";
 import type { CacheStats } from "./stats.js";
-import type { AnyD1Db, Loaded, Loader, Origin, TierCacheOptions } from "./types.js";
+import type { AnyD1Db, Loaded, Loader, Origin, RelatedAnswer, TierCacheOptions } from "./types.js";
 
 type FillOptions<E extends HonoEnv, Db extends AnyD1Db> = Pick<
 	TierCacheOptions<E, Db>,
@@ -37,12 +37,15 @@ export class OriginFill<E extends HonoEnv, Db extends AnyD1Db> {
 		this.#warn = warn;
 	}
 
-	/** Runs the loader; `batched` is false when it read D1 outside `origin.batch` (the answer is not stored). */
+	/**
+	 * Runs the loader; `batched` is false when it read D1 outside `origin.batch`
+	 * (the answer is not stored, nor are its `related` answers).
+	 */
 	async fill<L extends Loaded>(
 		env: E["Bindings"],
 		policy: CachePolicy,
 		load: Loader<Db, L>,
-	): Promise<{ entry: Entry; batched: boolean }> {
+	): Promise<{ entry: Entry; batched: boolean; related: readonly RelatedAnswer[] }> {
 		const db = this.#options.createDb(this.#options.database(env));
 		const delay = this.#options.originDelayMs?.(env) ?? 0;
 		let readSeq: number | undefined;
@@ -74,8 +77,6 @@ export class OriginFill<E extends HonoEnv, Db extends AnyD1Db> {
 			this.lastErrorAt = this.#now();
 			throw err;
 		}
-		const body = JSON.stringify(loaded.body);
-		const notFound = loaded.status === 404;
 		if (readSeq === undefined) {
 			stats.unbatched++;
 			this.#warn(
@@ -83,21 +84,37 @@ export class OriginFill<E extends HonoEnv, Db extends AnyD1Db> {
 				new Error(`loader of '${policy.name}' read D1 outside origin.batch: not stored`),
 			);
 		}
-		const entry: Entry = {
-			status: loaded.status,
-			body,
-			etag: etagOf(body),
-			tags: [...new Set(loaded.tags)],
-			...validateBy(loaded),
-			readSeq: readSeq ?? 0,
-			storedAt,
-			ttl: notFound ? Math.max(1, policy.notFoundTtl) : policy.ttl,
-			staleWhileRevalidate: notFound ? 0 : policy.staleWhileRevalidate,
-			staleIfError: notFound ? 0 : policy.staleIfError,
-			loadMs: Math.max(0, Date.now() - loadStarted),
-		};
-		return { entry, batched: readSeq !== undefined };
+		const entry = entryOf(loaded, policy, readSeq ?? 0, storedAt, Math.max(0, Date.now() - loadStarted));
+		return { entry, batched: readSeq !== undefined, related: loaded.related ?? [] };
 	}
+}
+
+/**
+ * The entry of a loaded answer read in the D1 snapshot whose `cache_seq` is
+ * `readSeq`, stored at `storedAt` (engine time) after a load of `loadMs`.
+ */
+export function entryOf(
+	loaded: Omit<Loaded, "related">,
+	policy: CachePolicy,
+	readSeq: number,
+	storedAt: number,
+	loadMs: number,
+): Entry {
+	const body = JSON.stringify(loaded.body);
+	const notFound = loaded.status === 404;
+	return {
+		status: loaded.status,
+		body,
+		etag: etagOf(body),
+		tags: [...new Set(loaded.tags)],
+		...validateBy(loaded),
+		readSeq,
+		storedAt,
+		ttl: notFound ? Math.max(1, policy.notFoundTtl) : policy.ttl,
+		staleWhileRevalidate: notFound ? 0 : policy.staleWhileRevalidate,
+		staleIfError: notFound ? 0 : policy.staleIfError,
+		loadMs,
+	};
 }
 
 /** XFetch (Vattani, Chierichetti, Lowenstein, VLDB 2015): refresh before expiry, more likely the closer and slower. */
@@ -114,7 +131,7 @@ export function shouldRefreshEarly(entry: Entry, policy: CachePolicy, now: numbe
  * edge either), and an empty narrowing is ignored — every entry is validated
  * by at least one tag.
  */
-function validateBy(loaded: Loaded): { validateBy?: string[] } {
+function validateBy(loaded: Omit<Loaded, "related">): { validateBy?: string[] } {
 	if (!loaded.validateBy) return {};
 	const tags = new Set(loaded.tags);
 	const narrowed = [...new Set(loaded.validateBy)].filter((t) => tags.has(t));

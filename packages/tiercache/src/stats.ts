@@ -48,6 +48,11 @@ export class CacheStats {
 		front: 0,
 	};
 	rewarm = { keys: 0, skipped: 0 };
+	/**
+	 * Answers stored without a load of their own (`TierCache.store`, and loaders' `related` answers);
+	 * `skipped`: not stored, because memory held one read as late or the policy keeps no 404s.
+	 */
+	stored = { answers: 0, skipped: 0 };
 	/** Invalidations seen here; edge purges made before the answer, and their failures; queue hand-over failures. */
 	purges = { invalidations: 0, tags: 0, edgePurgedNow: 0, edgeErrors: 0, enqueueErrors: 0 };
 	/** The purge queue batches this isolate consumed. */

@@ -5,6 +5,8 @@
 // stale, invalid, clock unavailable, miss) reads in one place. Invalidation,
 // the origin fill, the tiers, the responses and the clock live in their own
 // files.
+import { sql } from "drizzle-orm";
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import type { Context, Env as HonoEnv } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { clockSource } from "./clock-source.js";
@@ -19,11 +21,13 @@ import { type ClockSource, type ClockState, InvalidationClock } from "./invalida
 import { buildKey } from "./key.js";
 import { KvProbeGate } from "./kv-probe.js";
 import { MemoryLru } from "./memory-lru.js";
-import { OriginFill, shouldRefreshEarly } from "./origin-fill.js";
+import { entryOf, OriginFill, shouldRefreshEarly } from "./origin-fill.js";
 import { type CachePolicy, DEFAULT_POLICY, definePolicy, type PolicyOptions, type TierName } from "./policy.js";
 import { cacheableRequest, keyInputs, type LoadCause, loadCause } from "./request.js";
 import { Responses } from "./responses.js";
+import { counterValue, SEQ_SQL } from "./seq-sql.js";
 import { FlightTimeoutError, SingleFlight } from "./single-flight.js";
+import { Snapshot, snapshotAt } from "./snapshot.js";
 import { CacheStats } from "./stats.js";
 import { DEFAULT_TIER_TIMEOUT_MS, TierFailure, TierStore } from "./tiers.js";
 import {
@@ -38,10 +42,11 @@ import {
 	REWARM_HOST,
 	type ReadOptions,
 	type ReadResponse,
+	type RelatedAnswer,
 	type SweepResult,
 	type TierCacheOptions,
 } from "./types.js";
-import type { Background, WriteScope } from "./write-scope.js";
+import { type Background, toWriteScope, type WaitUntil, type WriteScope } from "./write-scope.js";
 
 /** For this long after KV last answered a request, a memory miss reads the Cache API and KV together (ms). */
 const KV_TOGETHER_MS = 60_000;
@@ -585,6 +590,90 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		return this.#invalidations.afterWrite(env, tags, background);
 	}
 
+	/**
+	 * Runs a write's queries as one D1 batch (one transaction) and reads
+	 * `cache_seq` last in it: `snapshot` stands for the state the queries left,
+	 * their triggers' bumps included, so answers built from the rows they
+	 * returned can be stored at it (`store`) and the next read of those keys
+	 * needs no load.
+	 *
+	 * @example
+	 * ```ts
+	 * const { results: [[row]], snapshot } = await cache.batch(db, [db.update(things).set(patch).where(eq(things.id, id)).returning()]);
+	 * await cache.store(c.env, snapshot, [{ policy: policies.thing, params: { id }, answer: thingAnswer(row) }], writeScope(c));
+	 * await cache.afterWrite(c.env, [`thing:${id}`], writeScope(c));
+	 * ```
+	 */
+	async batch<U extends BatchItem<"sqlite">, T extends Readonly<[U, ...U[]]>>(
+		db: Db,
+		queries: T,
+	): Promise<{ results: BatchResponse<T>; snapshot: Snapshot }> {
+		const results = (await db.batch([
+			...queries,
+			db.all<{ value: number }>(sql.raw(SEQ_SQL.read)),
+		] as never)) as unknown[];
+		const seqRows = results.pop() as { value: number }[];
+		return { results: results as BatchResponse<T>, snapshot: snapshotAt(counterValue(seqRows[0])) };
+	}
+
+	/**
+	 * Stores answers that were read in one D1 snapshot (a write's, through
+	 * `batch`) under their routes' keys, as if those keys had been loaded then:
+	 * in this isolate's memory (unless it holds an entry read as late or later)
+	 * and in the location's Cache API (in `waitUntil`), not in KV. They are
+	 * validated as every entry is: a later bump of one of their tags makes
+	 * them misses. Returns how many were stored.
+	 */
+	async store(
+		env: E["Bindings"],
+		snapshot: Snapshot,
+		answers: readonly RelatedAnswer[],
+		background?: Background,
+	): Promise<number> {
+		if (!(snapshot instanceof Snapshot)) throw new TypeError("store() takes the snapshot that cache.batch() returned");
+		const pending: Promise<unknown>[] = [];
+		const waitUntil = toWriteScope(background).waitUntil ?? ((promise) => pending.push(promise));
+		const stored = await this.#storeAnswers(env, waitUntil, snapshot.readSeq, answers, this.#now());
+		await Promise.all(pending);
+		return stored;
+	}
+
+	/** Stores answers read at `readSeq` (see `store`); answers a policy would not store are skipped. */
+	async #storeAnswers(
+		env: E["Bindings"],
+		waitUntil: WaitUntil,
+		readSeq: number,
+		answers: readonly RelatedAnswer[],
+		storedAt: number,
+	): Promise<number> {
+		const version = await this.#options.version();
+		let stored = 0;
+		for (const { policy: routePolicy, params = {}, query = {}, answer } of answers) {
+			const policy = this.#withOverrides(routePolicy, env);
+			if (answer.status !== 200 && policy.notFoundTtl <= 0) {
+				this.stats.stored.skipped++;
+				continue;
+			}
+			const key = buildKey({ version, route: policy.name, params, query, keyQuery: policy.keyQuery });
+			const held = this.memory.peek(key);
+			if (held && held.readSeq >= readSeq) {
+				this.stats.stored.skipped++;
+				continue;
+			}
+			const entry = entryOf(answer, policy, readSeq, storedAt, 0);
+			this.#tiers.store(
+				() => this.#options.kv(env),
+				waitUntil,
+				policy.tiers.filter((t) => t !== "kv"),
+				key,
+				entry,
+			);
+			this.stats.stored.answers++;
+			stored++;
+		}
+		return stored;
+	}
+
 	/** The cron's work: hands every bump nobody handled to the edge purge (see `Invalidations.sweep`). */
 	sweep(env: E["Bindings"], sweepLimit?: number): Promise<SweepResult> {
 		return this.#invalidations.sweep(env, sweepLimit);
@@ -666,12 +755,19 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * Re-warms the hottest keys that an invalidation touched, by requesting
 	 * them again through `fetchPath` (the app), so their next visitor gets a
 	 * hit. At most `max` keys and `budgetMs`, one at a time; skipped while the
-	 * origin has failed in the last 30 s.
+	 * origin has failed in the last 30 s. With `skipCurrent`, keys whose entry
+	 * in memory is fresh and valid against this isolate's view are left as
+	 * they are (a write stored their new answers).
 	 */
 	async rewarm(
 		target: PurgeTarget,
 		fetchPath: (url: string) => Promise<Response>,
-		{ max = 20, budgetMs = 5_000, minReads = 1 }: { max?: number; budgetMs?: number; minReads?: number } = {},
+		{
+			max = 20,
+			budgetMs = 5_000,
+			minReads = 1,
+			skipCurrent = false,
+		}: { max?: number; budgetMs?: number; minReads?: number; skipCurrent?: boolean } = {},
 	): Promise<{ rewarmed: number; skipped: boolean }> {
 		if (this.#now() - this.#origin.lastErrorAt < 30_000) {
 			this.stats.rewarm.skipped++;
@@ -682,6 +778,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		let rewarmed = 0;
 		for (const hot of this.hotKeys.hottest(tags, max, minReads)) {
 			if (Date.now() - started > budgetMs) break;
+			if (skipCurrent && this.#currentInMemory(hot.key)) continue;
 			const response = await fetchPath(`https://${REWARM_HOST}${hot.path}`);
 			await response.body?.cancel();
 			if (response.status >= 500) break;
@@ -691,6 +788,16 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		return { rewarmed, skipped: false };
 	}
 
+	/** A fresh entry in this isolate's memory that its view of the clock finds valid. */
+	#currentInMemory(key: string): boolean {
+		const entry = this.memory.peek(key);
+		return (
+			entry !== undefined &&
+			isFresh(entry, this.#now()) &&
+			this.clock.view.validity(entry.readSeq, validationTags(entry)) === true
+		);
+	}
+
 	/** `rewarmOnWrite`: the hot keys an invalidation made here touched, re-warmed in its `waitUntil`. */
 	#rewarmOnWrite(env: E["Bindings"], target: PurgeTarget, scope: WriteScope): void {
 		const options = this.#options.rewarmOnWrite;
@@ -698,6 +805,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		const rewarmed = this.rewarm(target, (url) => options.fetch(env, url, scope.executionCtx), {
 			max: options.max ?? 8,
 			minReads: options.minReads ?? 2,
+			// This isolate's view holds the write's bumps: a key valid against it was written through.
+			skipCurrent: true,
 		});
 		scope.waitUntil(rewarmed.catch((err) => this.#warn("rewarm", err)));
 	}
@@ -809,7 +918,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	): Promise<{ entry: Entry; storable: boolean }> {
 		const fill = async () => {
 			this.stats.origin.byCause[cause]++;
-			const { entry, batched } = await this.#origin.fill(scope.env, policy, load);
+			const { entry, batched, related } = await this.#origin.fill(scope.env, policy, load);
 			const storable = batched && (entry.status === 200 || policy.notFoundTtl > 0);
 			if (storable) {
 				let tiers = policy.tiers;
@@ -819,6 +928,9 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 					this.#kvPending.add(entry);
 				}
 				this.#tiers.store(() => this.#options.kv(scope.env), scope.waitUntil, tiers, key, entry);
+			}
+			if (batched && related.length > 0) {
+				await this.#storeAnswers(scope.env, scope.waitUntil, entry.readSeq, related, entry.storedAt);
 			}
 			return { entry, storable };
 		};

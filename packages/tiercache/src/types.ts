@@ -29,7 +29,32 @@ export interface Origin<Db extends AnyD1Db> {
  * the edge takes it too, though a change elsewhere in the category leaves
  * the page as it is). Omitted: every tag invalidates.
  */
-export type Loaded = { status: 200 | 404; body: unknown; tags: string[]; validateBy?: string[] };
+export type Loaded = {
+	status: 200 | 404;
+	body: unknown;
+	tags: string[];
+	validateBy?: string[];
+	/**
+	 * Answers of other routes' keys that the loader read in the same
+	 * `origin.batch` (e.g. a product's page, from the product row a page of its
+	 * reviews read too): stored as if those keys had been loaded at the same
+	 * snapshot, so their next request needs no load (see `TierCache.store`).
+	 */
+	related?: RelatedAnswer[];
+};
+
+/**
+ * The answer to another key, read in the same D1 snapshot as the answer or
+ * write that carries it: the route's policy, the path parameters and query
+ * its key is built from (as the route validated them), and the answer the
+ * route's loader would give.
+ */
+export interface RelatedAnswer {
+	policy: CachePolicy;
+	params?: Record<string, unknown>;
+	query?: Record<string, unknown>;
+	answer: Omit<Loaded, "related">;
+}
 
 export type Loader<Db extends AnyD1Db, L extends Loaded> = (origin: Origin<Db>) => Promise<L>;
 

@@ -64,6 +64,9 @@ const CacheStats = z
 			lastBatchAt: z.string().nullable(),
 		}),
 		rewarm: z.object({ keys: z.number(), skipped: z.number() }),
+		stored: z
+			.object({ answers: z.number(), skipped: z.number() })
+			.describe("answers stored without a load of their own: written through by writes, or related to a load"),
 		purges: z.object({
 			invalidations: z.number(),
 			tags: z.number(),

@@ -4,11 +4,12 @@ import { categoryBySlug } from "../../db/categories";
 import { createDb } from "../../db/client";
 import { writeError } from "../../db/errors";
 import { toPage } from "../../db/pagination";
-import { deleteProduct, insertProduct, listProducts, productById, updateProduct } from "../../db/products";
+import { deleteProduct, insertProduct, listProducts, productById, updateProductQuery } from "../../db/products";
 import { adminAuth } from "../../http/admin-auth";
 import { ApiError } from "../../http/errors";
 import { jsonBody } from "../../http/json-body";
 import { createRouter } from "../../http/router";
+import { productAnswer } from "../answers";
 import { presentProduct } from "../present";
 import { IdParam, list, NoQuery, one, Product, ProductCreate, ProductListQuery, ProductPatch } from "../schemas";
 import { slugify } from "../slugify";
@@ -72,14 +73,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 						// Tagged as the product would be: creating it invalidates this 404.
 						return { status: 404, body: notFound(`no product with id ${id}`), tags: [tags.product(id)] };
 					}
-					return {
-						status: 200,
-						body: { data: presentProduct(row) },
-						tags: [tags.product(id), tags.category(row.categoryId)],
-						// The body is the product row alone: a change elsewhere in its category (which bumps the
-						// category's tag) leaves it as it is. The category's tag stays on it for the edge.
-						validateBy: [tags.product(id)],
-					};
+					return productAnswer(row);
 				});
 			},
 		)
@@ -126,15 +120,25 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 				const [before] = await productById(db, id).catch((err) => {
 					throw writeError(err, { conflict: "conflict" });
 				});
-				const row = await updateProduct(db, id, patch).catch((err) => {
+				// The update and cache_seq in one transaction: the product's page is written through,
+				// valid until the next change to the product.
+				const { results, snapshot } = await cache.batch(db, [updateProductQuery(db, id, patch)]).catch((err) => {
 					throw writeError(err, {
 						conflict: "another product has that sku or slug",
 						reference: `categoryId ${patch.categoryId} does not exist`,
 					});
 				});
+				const [[row]] = results;
 				if (!row) throw new ApiError(404, `no product with id ${id}`);
 				const categories = before ? [before.categoryId, row.categoryId] : [row.categoryId];
-				await cache.afterWrite(c.env, productChangeTags(id, categories), writeScope(c));
+				const scope = writeScope(c);
+				await cache.store(
+					c.env,
+					snapshot,
+					[{ policy: policies.product, params: { id }, answer: productAnswer(row) }],
+					scope,
+				);
+				await cache.afterWrite(c.env, productChangeTags(id, categories), scope);
 				return c.json({ data: presentProduct(row) }, 200);
 			},
 		)

@@ -9,6 +9,7 @@ import { adminAuth } from "../../http/admin-auth";
 import { ApiError } from "../../http/errors";
 import { jsonBody } from "../../http/json-body";
 import { createRouter } from "../../http/router";
+import { productAnswer } from "../answers";
 import { presentReview } from "../present";
 import { IdParam, list, one, Review, ReviewCreate, ReviewListQuery } from "../schemas";
 import { tags } from "../tags";
@@ -46,6 +47,8 @@ export function reviewRoutes({ cache, policies }: CatalogDeps) {
 						// The page holds review rows only: every change to them, and the product's deletion,
 						// bumps the reviews' tag; a change to the product row itself leaves the page as it is.
 						validateBy: [tags.productReviews(id)],
+						// The product's row, read in the same snapshot: its page needs no load of its own.
+						related: [{ policy: policies.product, params: { id }, answer: productAnswer(product) }],
 					};
 				});
 			},

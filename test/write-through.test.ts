@@ -1,0 +1,147 @@
+import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { Snapshot } from "tiercache";
+import { beforeAll, describe, expect, it } from "vitest";
+import { products } from "../src/db/schema";
+import { cacheStatus, testApp } from "./helpers/app";
+import { ADMIN, db, seedSmallCatalog } from "./helpers/fixtures";
+
+// Answers stored without a load of their own: a product's page written
+// through by the write that changed it (`cache.batch` + `cache.store`), and
+// a product's page from the row a page of its reviews read (`related`).
+// Stored at the snapshot the rows were read in, they are validated as every
+// entry is.
+
+beforeAll(async () => {
+	await seedSmallCatalog();
+});
+
+const patch = (a: ReturnType<typeof testApp>, id: number, body: unknown) =>
+	a.request(`/v1/products/${id}`, {
+		method: "PATCH",
+		headers: { ...ADMIN, "Content-Type": "application/json" },
+		body: JSON.stringify(body),
+	});
+
+const tagSeq = async (tag: string) =>
+	Number(
+		(await env.DB.prepare("SELECT seq FROM cache_tag_seq WHERE tag = ?1").bind(tag).first<{ seq: number }>())?.seq,
+	);
+
+describe("cache.batch", () => {
+	it("reads cache_seq after the write's queries, in their transaction: their triggers' bumps included", async () => {
+		const a = testApp();
+		const d = db();
+		const before = await tagSeq("product:2");
+		const { results, snapshot } = await a.cache.batch(d, [
+			d.update(products).set({ stock: 77 }).where(eq(products.id, 2)).returning(),
+		]);
+		expect(results).toHaveLength(1);
+		expect(results[0][0]).toMatchObject({ id: 2, stock: 77 });
+		const bumped = await tagSeq("product:2");
+		expect(bumped).toBeGreaterThan(before);
+		expect(snapshot).toBeInstanceOf(Snapshot);
+		expect(snapshot.readSeq).toBe(bumped);
+		const counter = await env.DB.prepare("SELECT value FROM cache_seq WHERE id = 1").first<{ value: number }>();
+		expect(snapshot.readSeq).toBe(counter?.value);
+	});
+
+	it("fails as the write fails, and stores nothing", async () => {
+		const a = testApp();
+		const d = db();
+		await expect(
+			a.cache.batch(d, [d.update(products).set({ categoryId: 999 }).where(eq(products.id, 2)).returning()]),
+		).rejects.toThrow();
+		expect(a.cache.stats.stored).toEqual({ answers: 0, skipped: 0 });
+	});
+});
+
+describe("cache.store", () => {
+	it("takes only a snapshot that cache.batch made", async () => {
+		const a = testApp();
+		expect(() => new Snapshot(1, Symbol("tiercache snapshot"))).toThrow(/cache\.batch/);
+		await expect(a.cache.store(env, { readSeq: 1_000_000 } as unknown as Snapshot, [])).rejects.toThrow(TypeError);
+	});
+});
+
+describe("a write of a product", () => {
+	it("stores the product's new page: the writer's next read is a memory hit of exactly the write's answer", async () => {
+		const a = testApp();
+		await a.request("/v1/products/1");
+		const loads = a.cache.stats.origin.loads;
+		const written = await patch(a, 1, { stock: 21, name: "Pan, written through" });
+		expect(written.status).toBe(200);
+		const answer = await written.json();
+		const next = await a.request("/v1/products/1");
+		expect(cacheStatus(next)).toMatch(/^tiercache-memory; hit/);
+		expect(await next.json()).toEqual(answer);
+		expect(a.cache.stats.origin.loads).toBe(loads);
+		// What a load of the same row gives, byte for byte (another key version: nothing shared).
+		const loaded = await testApp().request("/v1/products/1");
+		expect(cacheStatus(loaded)).toMatch(/fwd=miss/);
+		expect(loaded.headers.get("ETag")).toBe(next.headers.get("ETag"));
+		expect(loaded.headers.get("Cache-Tag")).toBe(next.headers.get("Cache-Tag"));
+	});
+
+	it("is overtaken by a later change behind the API's back: that change is served, not the stored answer", async () => {
+		const a = testApp();
+		expect((await patch(a, 1, { stock: 31 })).status).toBe(200);
+		await env.DB.prepare("UPDATE products SET stock = 32 WHERE id = 1").run(); // the trigger bumps product:1
+		a.advance(1_500); // the view's age: the next read refreshes it
+		const next = await a.request("/v1/products/1");
+		expect(cacheStatus(next)).toMatch(/tiercache-memory; fwd=miss; detail=invalidated/);
+		expect(((await next.json()) as { data: { stock: number } }).data.stock).toBe(32);
+	});
+
+	it("at one isolate, after writes at two: each isolate serves the last committed version", async () => {
+		const a = testApp({ shareKeys: true, cacheName: "write-through-two" });
+		const b = testApp({ shareKeys: true, cacheName: "write-through-two" });
+		await a.request("/v1/products/2");
+		await b.request("/v1/products/2");
+		expect((await patch(a, 2, { stock: 41 })).status).toBe(200);
+		expect((await patch(b, 2, { stock: 42 })).status).toBe(200);
+		// a stored 41 at its write; b's write (42) came later and is what both serve once they know of it.
+		a.advance(1_500);
+		b.advance(1_500);
+		for (const app of [a, b]) {
+			const res = await app.request("/v1/products/2");
+			expect(((await res.json()) as { data: { stock: number } }).data.stock).toBe(42);
+		}
+	});
+});
+
+describe("a page of a product's reviews", () => {
+	it("stores the product's page from the row it read: its next read needs no load, here or at another isolate", async () => {
+		const a = testApp({ shareKeys: true, cacheName: "related-answers" });
+		const b = testApp({ shareKeys: true, cacheName: "related-answers" });
+		b.clock.now = a.clock.now;
+		expect((await a.request("/v1/products/3/reviews")).status).toBe(200);
+		expect(a.cache.stats.origin.loads).toBe(1);
+		expect(a.cache.stats.stored).toEqual({ answers: 1, skipped: 0 });
+		const here = await a.request("/v1/products/3");
+		expect(cacheStatus(here)).toMatch(/^tiercache-memory; hit/);
+		const there = await b.request("/v1/products/3");
+		expect(cacheStatus(there)).toMatch(/^tiercache-colo; hit/);
+		expect(a.cache.stats.origin.loads).toBe(1);
+		expect(b.cache.stats.origin.loads).toBe(0);
+		// The same answer as a load of the product's page.
+		const loaded = await testApp().request("/v1/products/3");
+		expect(await loaded.json()).toEqual(await here.json());
+		expect(loaded.headers.get("ETag")).toBe(here.headers.get("ETag"));
+	});
+
+	it("leaves a product page that memory holds from as late a snapshot as it is", async () => {
+		const a = testApp();
+		await a.request("/v1/products/1");
+		await a.request("/v1/products/1/reviews?limit=1"); // no write between: read at the same seq
+		expect(a.cache.stats.stored).toEqual({ answers: 0, skipped: 1 });
+		const page = await a.request("/v1/products/1");
+		expect(cacheStatus(page)).toMatch(/^tiercache-memory; hit/);
+	});
+
+	it("stores nothing for a product that does not exist", async () => {
+		const a = testApp();
+		expect((await a.request("/v1/products/404/reviews")).status).toBe(404);
+		expect(a.cache.stats.stored).toEqual({ answers: 0, skipped: 0 });
+	});
+});
