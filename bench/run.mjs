@@ -978,7 +978,10 @@ await section("steady state, side by side", async () => {
 		await coldPhase(one.ctx);
 	}
 	const totals = Object.fromEntries(
-		rivals.map((v) => [v, { requests: 0, seconds: 0, cpuUs: 0, answered: 0, staleReads: 0, errors: 0, rps: [] }]),
+		rivals.map((v) => [
+			v,
+			{ requests: 0, seconds: 0, cpuUs: 0, answered: 0, originLoads: 0, staleReads: 0, errors: 0, rps: [] },
+		]),
 	);
 	let from = config.warmupRequests;
 	for (let r = 0; r < rounds; r++) {
@@ -999,7 +1002,11 @@ await section("steady state, side by side", async () => {
 			t.staleReads += played.staleReads;
 			t.errors += played.errors;
 			t.rps.push(played.throughputRps);
-			log(`DEBUG ${ctx.variant} r${r}: ${played.throughputRps} rps cpu ${played.cpuUsPerRequest} loads/1k ${played.originLoadsPer1k} ${JSON.stringify(played.originLoadsByCause ?? {})} hit ${JSON.stringify(played.hitRatio)} p50 ${played.p50Ms} clockWaits ${JSON.stringify(played.clockWaits ?? {})} ops ${JSON.stringify(played.storageOpsPer1k)}`);
+			t.originLoads += played.originLoads;
+			log(
+				`steady state, side by side, round ${r + 1} of ${rounds}: ${ctx.variant} ${played.throughputRps} req/s, ` +
+					`${played.originLoadsPer1k} origin loads per 1,000`,
+			);
 		}
 		from += window;
 	}
@@ -1015,6 +1022,7 @@ await section("steady state, side by side", async () => {
 				{
 					throughputRps: Math.round(t.requests / t.seconds),
 					cpuUsPerRequest: procAvailable ? Math.round(t.cpuUs / Math.max(1, t.answered)) : null,
+					originLoadsPer1k: round((t.originLoads / Math.max(1, t.requests)) * 1000, 1),
 					staleReads: t.staleReads,
 					errors: t.errors,
 					roundsRps: t.rps,

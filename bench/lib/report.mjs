@@ -108,11 +108,11 @@ export function renderTable(results) {
 			"",
 			`steady state, side by side (${steadyPaired.rounds} rounds of ${steadyPaired.windowRequests} requests in turns, ` +
 				`requests ${steadyPaired.sequence.from}–${steadyPaired.sequence.to}):`,
-			`${"variant".padEnd(11)}${pad("req/s", 8)}${pad("CPU µs/req", 12)}${pad("stale", 7)}${pad("errors", 8)}  req/s by round`,
+			`${"variant".padEnd(11)}${pad("req/s", 8)}${pad("CPU µs/req", 12)}${pad("origin/1k", 11)}${pad("stale", 7)}${pad("errors", 8)}  req/s by round`,
 		);
 		for (const [name, v] of Object.entries(steadyPaired.variants)) {
 			lines.push(
-				`${name.padEnd(11)}${pad(v.throughputRps, 8)}${pad(v.cpuUsPerRequest, 12)}${pad(v.staleReads, 7)}${pad(v.errors, 8)}  ${v.roundsRps.join(", ")}`,
+				`${name.padEnd(11)}${pad(v.throughputRps, 8)}${pad(v.cpuUsPerRequest, 12)}${pad(v.originLoadsPer1k ?? "–", 11)}${pad(v.staleReads, 7)}${pad(v.errors, 8)}  ${v.roundsRps.join(", ")}`,
 			);
 		}
 		if (steadyPaired.vsKvOnly != null || steadyPaired.vsHonoCache != null) {
