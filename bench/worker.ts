@@ -78,9 +78,20 @@ let floorHeaders = false;
 // The writes of every variant but tiercache: the same app's admin route
 // (authentication, validation, the same D1 queries) without tiercache's
 // invalidation, which a TTL cache does not have: no tag bumps, no
-// announcement and its wait, no purge. tiercache's writes pay for all three.
+// announcement and its wait, no purge, and no write-through (the update's
+// batch without the engine's `cache_seq` read, nothing stored). tiercache's
+// writes pay for all of them.
 const plainWrites = createApp();
-(plainWrites.cache as unknown as { afterWrite: () => Promise<void> }).afterWrite = async () => {};
+type PlainEngine = {
+	afterWrite: () => Promise<void>;
+	batch: (db: Db, queries: never) => Promise<{ results: unknown; snapshot: undefined }>;
+	store: () => Promise<number>;
+};
+Object.assign(plainWrites.cache as unknown as PlainEngine, {
+	afterWrite: async () => {},
+	batch: async (db: Db, queries: never) => ({ results: await db.batch(queries), snapshot: undefined }),
+	store: async () => 0,
+} satisfies PlainEngine);
 
 let frontDoor = true;
 
