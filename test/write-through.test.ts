@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
+import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { Snapshot } from "tiercache";
 import { beforeAll, describe, expect, it } from "vitest";
+import { inlineSql } from "../packages/tiercache/src/seq-sql";
 import { products } from "../src/db/schema";
 import { cacheStatus, testApp } from "./helpers/app";
 import { ADMIN, db, seedSmallCatalog } from "./helpers/fixtures";
@@ -53,6 +55,83 @@ describe("cache.batch", () => {
 			a.cache.batch(d, [d.update(products).set({ categoryId: 999 }).where(eq(products.id, 2)).returning()]),
 		).rejects.toThrow();
 		expect(a.cache.stats.stored).toEqual({ answers: 0, skipped: 0 });
+	});
+});
+
+describe("cache.batch with the write's tags", () => {
+	/** The real binding, its batches counted (the engine's D1 calls go through `database`). */
+	function countedDb() {
+		const calls = { batches: 0 };
+		const counted = new Proxy(env.DB, {
+			get(target, prop) {
+				const value = Reflect.get(target, prop, target);
+				if (typeof value !== "function") return value;
+				return (...args: unknown[]) => {
+					if (prop === "batch") calls.batches++;
+					return value.apply(target, args);
+				};
+			},
+		});
+		return { calls, database: () => counted };
+	}
+
+	it("reads the tags' seqs in the write's transaction: afterWrite then makes no D1 round trip of its own", async () => {
+		const { calls, database } = countedDb();
+		const a = testApp({ database });
+		await a.request("/v1/products/2"); // a view of the clock, and an entry to invalidate
+		const d = db();
+		const tags = ["product:2", "products"];
+		const { snapshot } = await a.cache.batch(d, [d.update(products).set({ stock: 55 }).where(eq(products.id, 2))], {
+			tags,
+		});
+		// The clock's increment came with it: this isolate's view has reached the write.
+		expect(a.cache.clock.view.counter).toBe(snapshot.readSeq);
+		const before = calls.batches;
+		await a.cache.afterWrite(env, tags, undefined, snapshot);
+		expect(calls.batches - before).toBe(0);
+		const next = await a.request("/v1/products/2");
+		expect(cacheStatus(next)).toMatch(/tiercache-memory; fwd=miss; detail=invalidated/);
+		expect(((await next.json()) as { data: { stock: number } }).data.stock).toBe(55);
+		expect(a.cache.stats.purges.invalidations).toBe(1);
+	});
+
+	it("reads them itself when the snapshot does not cover every tag", async () => {
+		const { calls, database } = countedDb();
+		const a = testApp({ database });
+		await a.request("/v1/products/1"); // a view of the clock
+		const d = db();
+		const { snapshot } = await a.cache.batch(d, [d.update(products).set({ stock: 56 }).where(eq(products.id, 2))], {
+			tags: ["product:2"],
+		});
+		const before = calls.batches;
+		await a.cache.afterWrite(env, ["product:2", "category:1"], undefined, snapshot);
+		expect(calls.batches - before).toBe(1);
+		expect(a.cache.stats.recent.at(-1)?.tags).toContain("product:2");
+	});
+});
+
+describe("the statements a write's batch reads", () => {
+	it("carry tags as data, whatever quotes they hold", async () => {
+		const a = testApp();
+		const d = db();
+		const hostile = ["o'brien:1", "x'); DROP TABLE products; --", "q''q"];
+		await env.DB.prepare("INSERT INTO cache_tag_seq (tag, seq) VALUES (?1, 1)").bind(hostile[0]).run();
+		const { snapshot } = await a.cache.batch(d, [d.update(products).set({ stock: 57 }).where(eq(products.id, 3))], {
+			tags: hostile,
+		});
+		expect(snapshot.readSeq).toBeGreaterThan(0);
+		const count = await env.DB.prepare("SELECT count(*) AS n FROM products").first<{ n: number }>();
+		expect(count?.n).toBe(3);
+		// The one tag with a row is read back as itself: afterWrite finds it unhandled and propagates it.
+		await a.cache.afterWrite(env, hostile, undefined, snapshot);
+		expect(a.cache.stats.recent.at(-1)?.tags).toEqual([hostile[0]]);
+	});
+
+	it("refuse a parameter that is neither a safe integer nor a string", () => {
+		expect(() => inlineSql("SELECT ?1", 1.5)).toThrow(TypeError);
+		expect(new SQLiteSyncDialect().sqlToQuery(inlineSql("SELECT ?1, ?2, ?1", 7, "a'b")).sql).toBe(
+			"SELECT 7, 'a''b', 7",
+		);
 	});
 });
 

@@ -1,9 +1,10 @@
+import type { SQL } from "drizzle-orm";
 import type { Env as HonoEnv } from "hono";
 import { deltaStatements, parseDelta } from "./clock-source.js";
 import { within } from "./deadline.js";
 import { edgePurgeTags } from "./headers.js";
 import type { ClockSource, InvalidationClock } from "./invalidation-clock.js";
-import { counterValue, SEQ_SQL } from "./seq-sql.js";
+import { counterValue, inlineSql, SEQ_SQL } from "./seq-sql.js";
 import type { CacheStats } from "./stats.js";
 import type {
 	AnyD1Db,
@@ -25,6 +26,14 @@ type InvalidationOptions<E extends HonoEnv> = Pick<
  * trigger with the write), learnt by this isolate's view at once, then the
  * first edge purge attempt, the queue, and the handled mark.
  */
+type TagRow = { tag: string; seq: number; handled_seq: number };
+
+/** What `afterWrite` reads of D1, read in the write's own batch instead (see `Invalidations.writeReads`). */
+export interface WriteReads {
+	tags: ReadonlySet<string>;
+	rows: TagRow[];
+}
+
 export class Invalidations<E extends HonoEnv> {
 	readonly #options: InvalidationOptions<E>;
 	readonly #clock: InvalidationClock;
@@ -116,18 +125,29 @@ export class Invalidations<E extends HonoEnv> {
 	 * edge purge (in `waitUntil` when given). Tags whose purge fails stay
 	 * unhandled in D1 for the cron to sweep up.
 	 */
-	async afterWrite(env: E["Bindings"], tags: readonly string[], background?: Background): Promise<void> {
+	async afterWrite(
+		env: E["Bindings"],
+		tags: readonly string[],
+		background?: Background,
+		known?: WriteReads,
+	): Promise<void> {
 		const unique = [...new Set(tags)];
 		if (unique.length === 0) return;
-		const d1 = this.#options.database(env);
-		const clock = this.#clockRead(d1);
-		const [tagRows, ...clockResults] = await d1.batch([
-			d1.prepare(SEQ_SQL.readTags).bind(JSON.stringify(unique)),
-			...clock.statements,
-		]);
-		const rows = (tagRows?.results ?? []) as { tag: string; seq: number; handled_seq: number }[];
+		let rows: TagRow[];
+		if (known && unique.every((tag) => known.tags.has(tag))) {
+			// Read in the write's own batch (`TierCache.batch` with these tags): no round trip of its own.
+			rows = known.rows.filter((r) => unique.includes(r.tag));
+		} else {
+			const d1 = this.#options.database(env);
+			const clock = this.#clockRead(d1);
+			const [tagRows, ...clockResults] = await d1.batch([
+				d1.prepare(SEQ_SQL.readTags).bind(JSON.stringify(unique)),
+				...clock.statements,
+			]);
+			rows = (tagRows?.results ?? []) as TagRow[];
+			clock.take(clockResults);
+		}
 		this.#clock.note(new Map(rows.map((r) => [r.tag, Number(r.seq)])));
-		clock.take(clockResults);
 		// Only bumps nobody has handled yet (this write's, normally) are purged and re-warmed.
 		const unhandled = rows.filter((r) => Number(r.seq) > Number(r.handled_seq));
 		if (unhandled.length === 0) return;
@@ -203,6 +223,36 @@ export class Invalidations<E extends HonoEnv> {
 	 * A clock read to end a write's own batch with: the view then reaches the
 	 * write without a D1 read of its own, and the write's announcement shares it.
 	 */
+	/**
+	 * What `afterWrite` reads (the tags' seqs, and the clock's increment when
+	 * this isolate has a view), as statements for the write's own drizzle
+	 * batch, after its queries: `take` parses their rows, applies the clock's
+	 * increment, and returns what `afterWrite` then needs.
+	 */
+	writeReads(tags: readonly string[]): { statements: SQL[]; take(rows: unknown[][]): WriteReads } {
+		const unique = [...new Set(tags)];
+		const after = this.#clock.deltaAfter();
+		const withClock = this.#clock.options.headCheckMs > 0 && after !== undefined;
+		const started = this.#clock.now();
+		const limit = this.#clock.options.deltaLimit;
+		const statements = [
+			inlineSql(SEQ_SQL.readTags, JSON.stringify(unique)),
+			...(withClock
+				? [inlineSql(SEQ_SQL.read), inlineSql(SEQ_SQL.readFloor), inlineSql(SEQ_SQL.since, after as number, limit + 1)]
+				: []),
+		];
+		return {
+			statements,
+			take: (rows) => {
+				if (withClock) {
+					const results = rows.slice(1).map((r) => ({ results: r }) as unknown as D1Result);
+					this.#clock.applyDelta(parseDelta(results), after, started);
+				}
+				return { tags: new Set(unique), rows: (rows[0] ?? []) as TagRow[] };
+			},
+		};
+	}
+
 	#clockRead(d1: D1Database): { statements: D1PreparedStatement[]; take(results: D1Result[]): void } {
 		// Without a view yet, the announcement's refresh starts from the location's shared one instead.
 		const after = this.#clock.deltaAfter();

@@ -1,3 +1,5 @@
+import { type SQL, sql } from "drizzle-orm";
+
 /** D1 statements of the invalidation counter, the tags' seqs and the floor. */
 export const SEQ_SQL = {
 	read: "SELECT value FROM cache_seq WHERE id = 1",
@@ -26,4 +28,21 @@ export function counterValue(row: { value: number } | undefined | null): number 
 	const seq = Number(row?.value);
 	if (row == null || !Number.isSafeInteger(seq)) throw new Error("cache_seq is missing: apply the engine's migrations");
 	return seq;
+}
+
+/**
+ * One of these statements with its `?N` parameters written in as literals,
+ * for a drizzle batch (drizzle's D1 batch cannot bind the parameters of raw
+ * SQL). Only safe integers and strings: a string becomes a SQLite string
+ * literal, whose only escape is a doubled quote.
+ */
+export function inlineSql(text: string, ...params: (number | string)[]): SQL {
+	return sql.raw(
+		text.replace(/\?(\d+)/g, (_, n: string) => {
+			const value = params[Number(n) - 1];
+			if (typeof value === "number" && Number.isSafeInteger(value)) return String(value);
+			if (typeof value === "string") return `'${value.replaceAll("'", "''")}'`;
+			throw new TypeError(`parameter ?${n} of "${text}" is not a safe integer or a string`);
+		}),
+	);
 }

@@ -16,7 +16,7 @@ import { type Entry, inStaleIfError, inStaleWhileRevalidate, isFresh, ttlLeft, v
 import { type FetchHandler, type FrontOptions, FrontRoutes, pathAndQuery } from "./front-door.js";
 import type { TierOutcome } from "./headers.js";
 import { HotKeys } from "./hot-keys.js";
-import { Invalidations } from "./invalidation.js";
+import { Invalidations, type WriteReads } from "./invalidation.js";
 import { type ClockSource, type ClockState, InvalidationClock } from "./invalidation-clock.js";
 import { buildKey } from "./key.js";
 import { KvProbeGate } from "./kv-probe.js";
@@ -93,6 +93,8 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	readonly #invalidations: Invalidations<E>;
 	readonly #responses: Responses;
 	readonly #flights = new SingleFlight<{ entry: Entry; storable: boolean }>();
+	/** What `afterWrite` needs, read in a write's `batch` (with `tags`). */
+	readonly #writeReads = new WeakMap<Snapshot, WriteReads>();
 	/** When this isolate first found an entry (key, readSeq) invalidated, for soft invalidation. */
 	#softSince = new Map<string, number>();
 	/** The view generation at which an entry was last found valid: unchanged view, unchanged answer. */
@@ -584,10 +586,12 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	/**
 	 * After a write whose D1 triggers bumped these tags: this isolate's next
 	 * read is fresh at once; the edge purge is tried before the answer and
-	 * queued (see `Invalidations.afterWrite`).
+	 * queued (see `Invalidations.afterWrite`). Given the snapshot of a write
+	 * whose `cache.batch` named these tags (`{ tags }`), it reads nothing more
+	 * of D1: the tags' seqs were read in the write's transaction.
 	 */
-	afterWrite(env: E["Bindings"], tags: readonly string[], background?: Background): Promise<void> {
-		return this.#invalidations.afterWrite(env, tags, background);
+	afterWrite(env: E["Bindings"], tags: readonly string[], background?: Background, snapshot?: Snapshot): Promise<void> {
+		return this.#invalidations.afterWrite(env, tags, background, snapshot && this.#writeReads.get(snapshot));
 	}
 
 	/**
@@ -595,25 +599,31 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * `cache_seq` last in it: `snapshot` stands for the state the queries left,
 	 * their triggers' bumps included, so answers built from the rows they
 	 * returned can be stored at it (`store`) and the next read of those keys
-	 * needs no load.
+	 * needs no load. With `tags` (those the write's triggers bump), the batch
+	 * also reads what `afterWrite(env, tags, scope, snapshot)` needs, which
+	 * then makes no D1 round trip of its own.
 	 *
 	 * @example
 	 * ```ts
-	 * const { results: [[row]], snapshot } = await cache.batch(db, [db.update(things).set(patch).where(eq(things.id, id)).returning()]);
+	 * const tags = [`thing:${id}`];
+	 * const update = db.update(things).set(patch).where(eq(things.id, id)).returning();
+	 * const { results: [[row]], snapshot } = await cache.batch(db, [update], { tags });
 	 * await cache.store(c.env, snapshot, [{ policy: policies.thing, params: { id }, answer: thingAnswer(row) }], writeScope(c));
-	 * await cache.afterWrite(c.env, [`thing:${id}`], writeScope(c));
+	 * await cache.afterWrite(c.env, tags, writeScope(c), snapshot);
 	 * ```
 	 */
 	async batch<U extends BatchItem<"sqlite">, T extends Readonly<[U, ...U[]]>>(
 		db: Db,
 		queries: T,
+		{ tags }: { tags?: readonly string[] } = {},
 	): Promise<{ results: BatchResponse<T>; snapshot: Snapshot }> {
-		const results = (await db.batch([
-			...queries,
-			db.all<{ value: number }>(sql.raw(SEQ_SQL.read)),
-		] as never)) as unknown[];
-		const seqRows = results.pop() as { value: number }[];
-		return { results: results as BatchResponse<T>, snapshot: snapshotAt(counterValue(seqRows[0])) };
+		const reads = tags && tags.length > 0 ? this.#invalidations.writeReads(tags) : undefined;
+		const extra = [sql.raw(SEQ_SQL.read), ...(reads?.statements ?? [])].map((statement) => db.all(statement));
+		const results = (await db.batch([...queries, ...extra] as never)) as unknown[];
+		const [seqRows, ...readRows] = results.splice(queries.length) as unknown[][];
+		const snapshot = snapshotAt(counterValue(seqRows?.[0] as { value: number } | undefined));
+		if (reads) this.#writeReads.set(snapshot, reads.take(readRows));
+		return { results: results as BatchResponse<T>, snapshot };
 	}
 
 	/**

@@ -120,17 +120,22 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 				const [before] = await productById(db, id).catch((err) => {
 					throw writeError(err, { conflict: "conflict" });
 				});
-				// The update and cache_seq in one transaction: the product's page is written through,
-				// valid until the next change to the product.
-				const { results, snapshot } = await cache.batch(db, [updateProductQuery(db, id, patch)]).catch((err) => {
-					throw writeError(err, {
-						conflict: "another product has that sku or slug",
-						reference: `categoryId ${patch.categoryId} does not exist`,
+				// The tags the update's triggers may bump: the product, the listings, its category before and after.
+				const categories = before ? [before.categoryId] : [];
+				if (patch.categoryId !== undefined) categories.push(patch.categoryId);
+				const changed = productChangeTags(id, [...new Set(categories)]);
+				// The update, cache_seq and those tags' seqs in one transaction: the product's page is written
+				// through (valid until the next change to the product), and afterWrite reads nothing more.
+				const { results, snapshot } = await cache
+					.batch(db, [updateProductQuery(db, id, patch)], { tags: changed })
+					.catch((err) => {
+						throw writeError(err, {
+							conflict: "another product has that sku or slug",
+							reference: `categoryId ${patch.categoryId} does not exist`,
+						});
 					});
-				});
 				const [[row]] = results;
 				if (!row) throw new ApiError(404, `no product with id ${id}`);
-				const categories = before ? [before.categoryId, row.categoryId] : [row.categoryId];
 				const scope = writeScope(c);
 				await cache.store(
 					c.env,
@@ -138,7 +143,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 					[{ policy: policies.product, params: { id }, answer: productAnswer(row) }],
 					scope,
 				);
-				await cache.afterWrite(c.env, productChangeTags(id, categories), scope);
+				await cache.afterWrite(c.env, changed, scope, snapshot);
 				return c.json({ data: presentProduct(row) }, 200);
 			},
 		)
