@@ -1,5 +1,5 @@
 import { createTierCache, type PolicyOverrides, type TierCache, type TierCacheOptions } from "tiercache";
-import { enqueuePurge, purgeEdgeNow, repurgeDelaySeconds } from "tiercache/purge";
+import { configuredPurgers, enqueuePurge, purgeEdgeNow, repurgeDelaySeconds } from "tiercache/purge";
 import { createDb, type Db } from "../db/client";
 import { type AppEnv, isDevelopment } from "../env";
 
@@ -74,8 +74,12 @@ export function createCatalogCache(
 		// The first edge purge is tried before a write's answer; the purge queue
 		// carries the retries (or, when it worked, only the delayed re-purge).
 		purgeEdgeNow: (env, target, ctx) => purgeEdgeNow(env, target, ctx),
-		purge: (env, target, { purged }) =>
-			enqueuePurge(env.PURGE_QUEUE, target, purged ? { repurgeAfterS: repurgeDelaySeconds(env) } : {}),
+		// Nothing is queued where no edge purger is configured (the request's context tells, the
+		// cron's sweep has none): T1–T3 need no purge, and the queue would only carry work for nobody.
+		purge: async (env, target, { purged, executionCtx }) => {
+			if (executionCtx && configuredPurgers(env, executionCtx).length === 0) return;
+			await enqueuePurge(env.PURGE_QUEUE, target, purged ? { repurgeAfterS: repurgeDelaySeconds(env) } : {});
+		},
 		...overrides,
 	});
 }

@@ -209,7 +209,7 @@ export class Invalidations<E extends HonoEnv> {
 		const purgedNow = await this.#purgeEdgeNow(env, target, scope);
 		await announced;
 		const work = (async () => {
-			const handed = await this.#purge(env, target, purgedNow);
+			const handed = await this.#purge(env, target, purgedNow, scope.executionCtx);
 			if (handed && seqs.size > 0) {
 				const pairs = JSON.stringify([...seqs].map(([tag, seq]) => [tag, seq]));
 				await this.#options.database(env).prepare(SEQ_SQL.markHandled).bind(pairs).run();
@@ -290,11 +290,16 @@ export class Invalidations<E extends HonoEnv> {
 	}
 
 	/** Hands tags to the edge purge; false (counted, logged) on failure: the cron hands them again. */
-	async #purge(env: E["Bindings"], target: PurgeTarget, purged = false): Promise<boolean> {
+	async #purge(
+		env: E["Bindings"],
+		target: PurgeTarget,
+		purged = false,
+		executionCtx?: ExecutionContext<unknown>,
+	): Promise<boolean> {
 		if (!this.#options.purge) return true;
 		if ("tags" in target && target.tags.length === 0) return true;
 		try {
-			await this.#options.purge(env, target, { purged });
+			await this.#options.purge(env, target, executionCtx ? { purged, executionCtx } : { purged });
 			return true;
 		} catch (err) {
 			this.#stats.purges.enqueueErrors++;

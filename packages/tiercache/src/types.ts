@@ -113,10 +113,15 @@ export interface TierCacheOptions<E extends HonoEnv, Db extends AnyD1Db> {
 	/**
 	 * Hands invalidated tags (with their coarser forms) to the edge purge, e.g.
 	 * a queue. `purged`: the first attempt (`purgeEdgeNow`) already purged the
-	 * edge, so only the delayed re-purge is left. Rejecting leaves the tags for
-	 * the cron.
+	 * edge, so only the delayed re-purge is left. `executionCtx`: the
+	 * invalidating request's, when there is one (not for the cron's sweep), to
+	 * tell which purgers it has. Rejecting leaves the tags for the cron.
 	 */
-	purge?: (env: E["Bindings"], target: PurgeTarget, options: { purged: boolean }) => Promise<void>;
+	purge?: (
+		env: E["Bindings"],
+		target: PurgeTarget,
+		options: { purged: boolean; executionCtx?: ExecutionContext<unknown> },
+	) => Promise<void>;
 	/**
 	 * The first edge purge attempt, made before the answer of a write, a
 	 * webhook or an admin purge, and by the cron's sweep (without an execution
