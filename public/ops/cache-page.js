@@ -98,6 +98,7 @@
 			["batches consumed here", q.batches],
 			["purged / retried / rejected", `${q.purged} / ${q.retried} / ${q.rejected}`],
 			["hot keys re-warmed", q.rewarmed],
+			["answers stored without a load (skipped)", `${s.stored.answers} (${s.stored.skipped})`],
 			["last batch", q.lastBatchAt || "–"],
 			["invalidations seen here", s.purges.invalidations],
 			["enqueue errors", s.purges.enqueueErrors],

@@ -127,6 +127,18 @@ try {
 	);
 	check(true, `the clock's announcements show, none unconfirmed (${await clockRow.jsonValue()})`);
 
+	// A page of reviews stores its product's page: the row of answers stored without a load counts it.
+	await (await fetch(`${base}/v1/products/8/reviews`)).text();
+	const storedRow = await page.waitForFunction(
+		() =>
+			/answers stored without a load \(skipped\)\s*[1-9]\d* \(\d+\)/.exec(
+				document.getElementById("queue")?.textContent ?? "",
+			)?.[0],
+		null,
+		{ timeout: 10_000 },
+	);
+	check(true, `answers stored without a load show (${await storedRow.jsonValue()})`);
+
 	mkdirSync(join(root, "test-results"), { recursive: true });
 	await page.screenshot({ path: join(root, "test-results/cache-page.png"), fullPage: true });
 	check(external.length === 0, `the page loaded nothing from another origin (${external.join(", ") || "none"})`);

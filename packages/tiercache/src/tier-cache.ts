@@ -632,7 +632,9 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	 * in this isolate's memory (unless it holds an entry read as late or later)
 	 * and in the location's Cache API (in `waitUntil`), not in KV. They are
 	 * validated as every entry is: a later bump of one of their tags makes
-	 * them misses. Returns how many were stored.
+	 * them misses. Keys are built as the routes' requests build them, with
+	 * `version()` called without a Context (as for `prefill`). Returns how
+	 * many were stored.
 	 */
 	async store(
 		env: E["Bindings"],
