@@ -45,9 +45,13 @@ export function authorRoutes({ cache, policies }: NotesDeps) {
 			.patch("/v1/authors/:id", adminAuth(), valid("param", IdParam), valid("json", AuthorPatch), async (c) => {
 				const { id } = c.req.valid("param");
 				const { name } = c.req.valid("json");
-				const [author] = await renameAuthor(createDb(c.env.DB), id, name);
+				const db = createDb(c.env.DB);
+				// The rename and the tag's seq in one transaction: afterWrite needs no D1 round trip of its own.
+				const changed = [tags.author(id)];
+				const { results, snapshot } = await cache.batch(db, [renameAuthor(db, id, name)], { tags: changed });
+				const [[author]] = results;
 				if (!author) throw new ApiError(404, `no author with id ${id}`);
-				await cache.afterWrite(c.env, [tags.author(id)], writeScope(c));
+				await cache.afterWrite(c.env, changed, writeScope(c), snapshot);
 				return c.json({ data: author }, 200);
 			})
 	);
