@@ -21,11 +21,6 @@ type InvalidationOptions<E extends HonoEnv> = Pick<
 	"database" | "purge" | "purgeEdgeNow" | "edgePurgeTimeoutMs"
 >;
 
-/**
- * Every path of invalidation: a bump committed in D1 (by this engine, or by a
- * trigger with the write), learnt by this isolate's view at once, then the
- * first edge purge attempt, the queue, and the handled mark.
- */
 type TagRow = { tag: string; seq: number; handled_seq: number };
 
 /** What `afterWrite` reads of D1, read in the write's own batch instead (see `Invalidations.writeReads`). */
@@ -34,6 +29,11 @@ export interface WriteReads {
 	rows: TagRow[];
 }
 
+/**
+ * Every path of invalidation: a bump committed in D1 (by this engine, or by a
+ * trigger with the write), learnt by this isolate's view at once, then the
+ * first edge purge attempt, the queue, and the handled mark.
+ */
 export class Invalidations<E extends HonoEnv> {
 	readonly #options: InvalidationOptions<E>;
 	readonly #clock: InvalidationClock;
@@ -220,10 +220,6 @@ export class Invalidations<E extends HonoEnv> {
 	}
 
 	/**
-	 * A clock read to end a write's own batch with: the view then reaches the
-	 * write without a D1 read of its own, and the write's announcement shares it.
-	 */
-	/**
 	 * What `afterWrite` reads (the tags' seqs, and the clock's increment when
 	 * this isolate has a view), as statements for the write's own drizzle
 	 * batch, after its queries: `take` parses their rows, applies the clock's
@@ -253,6 +249,10 @@ export class Invalidations<E extends HonoEnv> {
 		};
 	}
 
+	/**
+	 * A clock read to end a write's own batch with: the view then reaches the
+	 * write without a D1 read of its own, and the write's announcement shares it.
+	 */
 	#clockRead(d1: D1Database): { statements: D1PreparedStatement[]; take(results: D1Result[]): void } {
 		// Without a view yet, the announcement's refresh starts from the location's shared one instead.
 		const after = this.#clock.deltaAfter();
