@@ -13,17 +13,19 @@ describe("request logs", () => {
 		});
 		const a = testApp();
 		const on = { LOG_REQUESTS: "on" };
+		const patchStock = (stock: number) =>
+			a.request(
+				"/v1/products/1",
+				{
+					method: "PATCH",
+					headers: { Authorization: "Bearer test-admin-token", "Content-Type": "application/json" },
+					body: JSON.stringify({ stock }),
+				},
+				on,
+			);
 		await a.request("/v1/products/1?", {}, on);
 		await a.request("/v1/products/1", {}, on);
-		await a.request(
-			"/v1/products/1",
-			{
-				method: "PATCH",
-				headers: { Authorization: "Bearer test-admin-token", "Content-Type": "application/json" },
-				body: '{"stock": 3}',
-			},
-			on,
-		);
+		await patchStock(3);
 		await a.request(
 			"/v1/webhooks/purge",
 			{
@@ -35,15 +37,7 @@ describe("request logs", () => {
 		);
 		await a.request("/v1/products?category=kitchen", {}, on);
 		await a.request("/v1/products?category=kitchen", {}, on);
-		await a.request(
-			"/v1/products/1",
-			{
-				method: "PATCH",
-				headers: { Authorization: "Bearer test-admin-token", "Content-Type": "application/json" },
-				body: '{"stock": 4}',
-			},
-			on,
-		);
+		await patchStock(4);
 		const logged = lines.map((l) => JSON.parse(l));
 		// The second write re-warmed the listing it changed (read twice here): the engine's own request, marked.
 		// (The product page was written through by the writes: no re-warm for it.)

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { cacheStatus, testApp } from "./helpers/app";
+import { cacheStatus, patchProduct, testApp } from "./helpers/app";
 import { ADMIN, seedSmallCatalog } from "./helpers/fixtures";
 
 // A product page is validated by the product's tag alone, a review page by
@@ -11,19 +11,12 @@ beforeAll(async () => {
 	await seedSmallCatalog();
 });
 
-const patch = (a: ReturnType<typeof testApp>, id: number, body: unknown) =>
-	a.request(`/v1/products/${id}`, {
-		method: "PATCH",
-		headers: { ...ADMIN, "Content-Type": "application/json" },
-		body: JSON.stringify(body),
-	});
-
 describe("a product page", () => {
 	it("stays a hit when another product of its category changes, and carries the category's tag", async () => {
 		const a = testApp();
 		const first = await a.request("/v1/products/1");
 		expect(first.headers.get("Cache-Tag")).toBe("product:1,category:1");
-		expect((await patch(a, 2, { stock: 7 })).status).toBe(200); // product 2 is in category 1 too
+		expect((await patchProduct(a, 2, { stock: 7 })).status).toBe(200); // product 2 is in category 1 too
 		const again = await a.request("/v1/products/1");
 		expect(cacheStatus(again)).toMatch(/^tiercache-memory; hit/);
 		expect(again.headers.get("Cache-Tag")).toBe("product:1,category:1");
@@ -37,7 +30,7 @@ describe("a product page", () => {
 		await a.request("/v1/products/1");
 		await b.request("/v1/products/1");
 		const loads = { a: a.cache.stats.origin.loads, b: b.cache.stats.origin.loads };
-		const changed = (await (await patch(a, 1, { stock: 11 })).json()) as { data: { updatedAt: string } };
+		const changed = (await (await patchProduct(a, 1, { stock: 11 })).json()) as { data: { updatedAt: string } };
 		const here = await a.request("/v1/products/1");
 		expect(cacheStatus(here)).toMatch(/^tiercache-memory; hit/);
 		const body = (await here.json()) as { data: { stock: number; updatedAt: string } };
@@ -59,7 +52,7 @@ describe("a review page", () => {
 		const a = testApp();
 		const first = await a.request("/v1/products/1/reviews");
 		expect(first.headers.get("Cache-Tag")).toBe("product:1,reviews:product:1");
-		await patch(a, 1, { stock: 12 });
+		await patchProduct(a, 1, { stock: 12 });
 		expect(cacheStatus(await a.request("/v1/products/1/reviews"))).toMatch(/^tiercache-memory; hit/);
 		const added = await a.request("/v1/products/1/reviews", {
 			method: "POST",

@@ -5,8 +5,8 @@ import { Snapshot } from "tiercache";
 import { beforeAll, describe, expect, it } from "vitest";
 import { inlineSql } from "../packages/tiercache/src/seq-sql";
 import { products } from "../src/db/schema";
-import { cacheStatus, testApp } from "./helpers/app";
-import { ADMIN, db, seedSmallCatalog } from "./helpers/fixtures";
+import { cacheStatus, patchProduct, testApp } from "./helpers/app";
+import { db, seedSmallCatalog } from "./helpers/fixtures";
 
 // Answers stored without a load of their own: a product's page written
 // through by the write that changed it (`cache.batch` + `cache.store`), and
@@ -17,13 +17,6 @@ import { ADMIN, db, seedSmallCatalog } from "./helpers/fixtures";
 beforeAll(async () => {
 	await seedSmallCatalog();
 });
-
-const patch = (a: ReturnType<typeof testApp>, id: number, body: unknown) =>
-	a.request(`/v1/products/${id}`, {
-		method: "PATCH",
-		headers: { ...ADMIN, "Content-Type": "application/json" },
-		body: JSON.stringify(body),
-	});
 
 const tagSeq = async (tag: string) =>
 	Number(
@@ -148,7 +141,7 @@ describe("a write of a product", () => {
 		const a = testApp();
 		await a.request("/v1/products/1");
 		const loads = a.cache.stats.origin.loads;
-		const written = await patch(a, 1, { stock: 21, name: "Pan, written through" });
+		const written = await patchProduct(a, 1, { stock: 21, name: "Pan, written through" });
 		expect(written.status).toBe(200);
 		const answer = await written.json();
 		const next = await a.request("/v1/products/1");
@@ -164,7 +157,7 @@ describe("a write of a product", () => {
 
 	it("is overtaken by a later change behind the API's back: that change is served, not the stored answer", async () => {
 		const a = testApp();
-		expect((await patch(a, 1, { stock: 31 })).status).toBe(200);
+		expect((await patchProduct(a, 1, { stock: 31 })).status).toBe(200);
 		await env.DB.prepare("UPDATE products SET stock = 32 WHERE id = 1").run(); // the trigger bumps product:1
 		a.advance(1_500); // the view's age: the next read refreshes it
 		const next = await a.request("/v1/products/1");
@@ -177,8 +170,8 @@ describe("a write of a product", () => {
 		const b = testApp({ shareKeys: true, cacheName: "write-through-two" });
 		await a.request("/v1/products/2");
 		await b.request("/v1/products/2");
-		expect((await patch(a, 2, { stock: 41 })).status).toBe(200);
-		expect((await patch(b, 2, { stock: 42 })).status).toBe(200);
+		expect((await patchProduct(a, 2, { stock: 41 })).status).toBe(200);
+		expect((await patchProduct(b, 2, { stock: 42 })).status).toBe(200);
 		// a stored 41 at its write; b's write (42) came later and is what both serve once they know of it.
 		a.advance(1_500);
 		b.advance(1_500);

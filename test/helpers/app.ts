@@ -4,6 +4,7 @@ import type { TierCacheOptions } from "tiercache";
 import { createApp } from "../../src/app";
 import type { Db } from "../../src/db/client";
 import type { AppEnv } from "../../src/env";
+import { ADMIN } from "./fixtures";
 
 let instances = 0;
 
@@ -57,4 +58,13 @@ export function testApp(options: Partial<TierCacheOptions<AppEnv, Db>> & { share
 
 export function cacheStatus(res: Response): string {
 	return res.headers.get("Cache-Status") ?? "";
+}
+
+/** `PATCH /v1/products/:id` with the admin token, to an app of `testApp`. */
+export function patchProduct(app: ReturnType<typeof testApp>, id: number, body: unknown): Promise<Response> {
+	return app.request(`/v1/products/${id}`, {
+		method: "PATCH",
+		headers: { ...ADMIN, "Content-Type": "application/json" },
+		body: JSON.stringify(body),
+	});
 }

@@ -43,8 +43,13 @@ export function clockSource(d1: D1Database, openCache: () => Promise<Cache>): Cl
  * `after`, at most `limit + 1`): one D1 batch, or the end of a write's own.
  */
 export function deltaStatements(d1: D1Database, after: number | undefined, limit: number): D1PreparedStatement[] {
-	const head = [d1.prepare(SEQ_SQL.read), d1.prepare(SEQ_SQL.readFloor)];
-	return after === undefined ? head : [...head, d1.prepare(SEQ_SQL.since).bind(after, limit + 1)];
+	return deltaQueries(after, limit).map(([text, ...params]) => d1.prepare(text).bind(...params));
+}
+
+/** `deltaStatements` as SQL text and parameters, for a batch of another kind (a write's drizzle batch). */
+export function deltaQueries(after: number | undefined, limit: number): [string, ...number[]][] {
+	const head: [string, ...number[]][] = [[SEQ_SQL.read], [SEQ_SQL.readFloor]];
+	return after === undefined ? head : [...head, [SEQ_SQL.since, after, limit + 1]];
 }
 
 /** The results of `deltaStatements`, in order. */

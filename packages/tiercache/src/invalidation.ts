@@ -1,6 +1,6 @@
 import type { SQL } from "drizzle-orm";
 import type { Env as HonoEnv } from "hono";
-import { deltaStatements, parseDelta } from "./clock-source.js";
+import { deltaQueries, parseDelta } from "./clock-source.js";
 import { within } from "./deadline.js";
 import { edgePurgeTags } from "./headers.js";
 import type { ClockSource, InvalidationClock } from "./invalidation-clock.js";
@@ -20,6 +20,9 @@ type InvalidationOptions<E extends HonoEnv> = Pick<
 	TierCacheOptions<E, AnyD1Db>,
 	"database" | "purge" | "purgeEdgeNow" | "edgePurgeTimeoutMs"
 >;
+
+/** Statements of a clock read, bound on this D1 binding. */
+const prepared = (d1: D1Database) => (text: string, params: number[]) => d1.prepare(text).bind(...params);
 
 type TagRow = { tag: string; seq: number; handled_seq: number };
 
@@ -75,7 +78,7 @@ export class Invalidations<E extends HonoEnv> {
 		const d1 = this.#options.database(env);
 		const before = sameTransaction.before ?? [];
 		const after = sameTransaction.after ?? [];
-		const clock = this.#clockRead(d1);
+		const clock = this.#clockRead(prepared(d1));
 		const results = await d1.batch<{ value: number }>([
 			...before,
 			d1.prepare(SEQ_SQL.bump),
@@ -103,7 +106,7 @@ export class Invalidations<E extends HonoEnv> {
 		const d1 = this.#options.database(env);
 		const before = sameTransaction.before ?? [];
 		const after = sameTransaction.after ?? [];
-		const clock = this.#clockRead(d1);
+		const clock = this.#clockRead(prepared(d1));
 		const results = await d1.batch<{ value: number }>([
 			...before,
 			d1.prepare(SEQ_SQL.bump),
@@ -139,7 +142,7 @@ export class Invalidations<E extends HonoEnv> {
 			rows = known.rows.filter((r) => unique.includes(r.tag));
 		} else {
 			const d1 = this.#options.database(env);
-			const clock = this.#clockRead(d1);
+			const clock = this.#clockRead(prepared(d1));
 			const [tagRows, ...clockResults] = await d1.batch([
 				d1.prepare(SEQ_SQL.readTags).bind(JSON.stringify(unique)),
 				...clock.statements,
@@ -227,23 +230,11 @@ export class Invalidations<E extends HonoEnv> {
 	 */
 	writeReads(tags: readonly string[]): { statements: SQL[]; take(rows: unknown[][]): WriteReads } {
 		const unique = [...new Set(tags)];
-		const after = this.#clock.deltaAfter();
-		const withClock = this.#clock.options.headCheckMs > 0 && after !== undefined;
-		const started = this.#clock.now();
-		const limit = this.#clock.options.deltaLimit;
-		const statements = [
-			inlineSql(SEQ_SQL.readTags, JSON.stringify(unique)),
-			...(withClock
-				? [inlineSql(SEQ_SQL.read), inlineSql(SEQ_SQL.readFloor), inlineSql(SEQ_SQL.since, after as number, limit + 1)]
-				: []),
-		];
+		const clock = this.#clockRead((text, params) => inlineSql(text, ...params));
 		return {
-			statements,
+			statements: [inlineSql(SEQ_SQL.readTags, JSON.stringify(unique)), ...clock.statements],
 			take: (rows) => {
-				if (withClock) {
-					const results = rows.slice(1).map((r) => ({ results: r }) as unknown as D1Result);
-					this.#clock.applyDelta(parseDelta(results), after, started);
-				}
+				clock.take(rows.slice(1).map((r) => ({ results: r }) as unknown as D1Result));
 				return { tags: new Set(unique), rows: (rows[0] ?? []) as TagRow[] };
 			},
 		};
@@ -253,13 +244,18 @@ export class Invalidations<E extends HonoEnv> {
 	 * A clock read to end a write's own batch with: the view then reaches the
 	 * write without a D1 read of its own, and the write's announcement shares it.
 	 */
-	#clockRead(d1: D1Database): { statements: D1PreparedStatement[]; take(results: D1Result[]): void } {
+	#clockRead<S>(statement: (text: string, params: number[]) => S): {
+		statements: S[];
+		take(results: D1Result[]): void;
+	} {
 		// Without a view yet, the announcement's refresh starts from the location's shared one instead.
 		const after = this.#clock.deltaAfter();
 		if (this.#clock.options.headCheckMs <= 0 || after === undefined) return { statements: [], take() {} };
 		const started = this.#clock.now();
 		return {
-			statements: deltaStatements(d1, after, this.#clock.options.deltaLimit),
+			statements: deltaQueries(after, this.#clock.options.deltaLimit).map(([text, ...params]) =>
+				statement(text, params),
+			),
 			take: (results) => this.#clock.applyDelta(parseDelta(results), after, started),
 		};
 	}

@@ -660,13 +660,13 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	): Promise<number> {
 		const version = await this.#options.version();
 		let stored = 0;
-		for (const { policy: routePolicy, params = {}, query = {}, answer } of answers) {
+		for (const { policy: routePolicy, params, query, answer } of answers) {
 			const policy = this.#withOverrides(routePolicy, env);
 			if (answer.status !== 200 && policy.notFoundTtl <= 0) {
 				this.stats.stored.skipped++;
 				continue;
 			}
-			const key = buildKey({ version, route: policy.name, params, query, keyQuery: policy.keyQuery });
+			const key = this.#keyOf(version, policy, { params, query });
 			const held = this.memory.peek(key);
 			if (held && held.readSeq >= readSeq) {
 				this.stats.stored.skipped++;
@@ -742,13 +742,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		inputs: { params?: Record<string, unknown>; query?: Record<string, unknown> },
 		load: Loader<Db, L>,
 	): Promise<Entry> {
-		const key = buildKey({
-			version: await this.#options.version(),
-			route: policy.name,
-			params: inputs.params ?? {},
-			query: inputs.query ?? {},
-			keyQuery: policy.keyQuery,
-		});
+		const key = this.#keyOf(await this.#options.version(), policy, inputs);
 		const pending: Promise<unknown>[] = [];
 		const { entry, batched } = await this.#origin.fill(env, policy, load);
 		if (batched)
@@ -904,6 +898,21 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	}
 
 	/** The request's key (memoised per version, route and URL; see `#keys`). */
+	/** The key a route's request with these validated params and query has (no Context: prefill, stored answers). */
+	#keyOf(
+		version: string,
+		policy: CachePolicy,
+		{ params, query }: { params?: Record<string, unknown>; query?: Record<string, unknown> },
+	): string {
+		return buildKey({
+			version,
+			route: policy.name,
+			params: params ?? {},
+			query: query ?? {},
+			keyQuery: policy.keyQuery,
+		});
+	}
+
 	#requestKey(c: Context<E>, version: string, policy: CachePolicy): RequestKey {
 		const url = c.req.url;
 		const memo = `${version}\n${policy.name}\n${url}`;
