@@ -705,3 +705,45 @@ describe("the location's shared view", () => {
 		expect(shared).toMatchObject({ to: clock.view.counter, readAt: 1_000_000 });
 	});
 });
+
+describe("announcements and the shared view", () => {
+	it("a writer writes the shared view again only when its announcement's bumps would no longer reach back to it", async () => {
+		const cacheName = "announce-shared";
+		const source = clockSource(env.DB, () => caches.open(cacheName));
+		const a = testApp({ shareKeys: true, cacheName });
+		const b = testApp({ shareKeys: true, cacheName });
+		b.clock.now = a.clock.now;
+		await b.request("/v1/products/3");
+		const sharedTo = async () => ((await source.readShared()) as ClockIncrement | undefined)?.to;
+		const invalidate = async (tags: string[]) => {
+			await a.cache.invalidateTags(env, tags);
+			await scheduler.wait(10); // the shared view's write, if any, lands in the background
+			return a.cache.clock.view.counter;
+		};
+		// The first announcement: a knows of no shared view, so it writes one.
+		const first = await invalidate(["announce-shared:0"]);
+		expect(await sharedTo()).toBe(first);
+		// A few more: each announcement carries every bump since that view; the shared view is left as it is.
+		let last = first;
+		for (let i = 1; i <= 5; i++) last = await invalidate([`announce-shared:${i}`]);
+		expect(last).toBeGreaterThan(first);
+		expect(await sharedTo()).toBe(first);
+		// A reader takes the last announcement's bumps: no D1 read, no read of the shared view.
+		const before = { ...b.cache.clock.counters };
+		b.clock.now = a.clock.now;
+		b.advance(100);
+		expect((await b.request("/v1/products/3")).status).toBe(200);
+		expect(b.cache.clock.view.counter).toBe(last);
+		expect(b.cache.clock.counters).toMatchObject({
+			headTakes: before.headTakes + 1,
+			d1Reads: before.d1Reads,
+			sharedReads: before.sharedReads,
+		});
+		// More bumps since the shared view than half an announcement carries: the shared view is written again.
+		const many = await invalidate(Array.from({ length: 40 }, (_, i) => `announce-shared:many:${i}`));
+		expect(await sharedTo()).toBe(many);
+		// The next one is carried again.
+		await invalidate(["announce-shared:after"]);
+		expect(await sharedTo()).toBe(many);
+	});
+});

@@ -226,6 +226,8 @@ export class InvalidationClock {
 	#sharing: Promise<void> | undefined;
 	/** The highest counter this isolate announced. */
 	#announced = 0;
+	/** The highest counter of a shared view this isolate wrote or read: what it knows the location's shared view reaches. */
+	#sharedTo = Number.NEGATIVE_INFINITY;
 	readonly #sleep: (ms: number) => Promise<void>;
 
 	constructor(
@@ -364,8 +366,12 @@ export class InvalidationClock {
 	): Promise<boolean> {
 		let shared: Promise<void> | undefined;
 		if (this.view.counter >= counter) {
-			// The write's own batch brought the view up to it: share that, while the head is written.
-			shared = source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {});
+			// The write's own batch brought the view up to it. The announcement carries the last
+			// HEAD_BUMPS bumps, enough for any reader that has the location's shared view; that view
+			// (up to `sharedBumps`: tens of kB to serialize and write) is written again only when
+			// more than half an announcement's bumps came since the one this isolate last wrote or
+			// read, so it is there before an announcement's bumps stop reaching back to it.
+			if (this.view.increment(HEAD_BUMPS / 2).from > this.#sharedTo) shared = this.#share(source);
 		} else {
 			// A refresh already running may have read D1 before the commit: a second one is after it.
 			for (let round = 0; round < 2 && this.view.counter < counter; round++) {
@@ -557,6 +563,7 @@ export class InvalidationClock {
 		const wasReady = this.view.ready;
 		const shared = await source.readShared().then(parseIncrement, () => undefined);
 		if (shared) {
+			this.#sharedTo = Math.max(this.#sharedTo, shared.to);
 			const taken = this.#applyShared(shared, started);
 			if (taken && started - this.view.readAt < this.options.refreshAfterMs && this.view.counter >= this.#wanted) {
 				this.counters.sharedReads++;
@@ -585,9 +592,16 @@ export class InvalidationClock {
 			throw err;
 		}
 		this.#refreshAt = this.#drawRefreshAt();
-		const sharing = source.writeShared(this.view.increment(this.options.sharedBumps)).catch(() => {});
+		const sharing = this.#share(source);
 		this.#sharing = sharing;
 		waitUntil(sharing);
+	}
+
+	/** Writes the view as the location's shared view (never throws: a failing Cache API leaves others to D1). */
+	#share(source: ClockSource): Promise<void> {
+		const increment = this.view.increment(this.options.sharedBumps);
+		this.#sharedTo = Math.max(this.#sharedTo, increment.to);
+		return source.writeShared(increment).catch(() => {});
 	}
 
 	/** Where the next read of D1 starts: after the view's counter (undefined before the first read). */
