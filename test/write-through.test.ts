@@ -211,6 +211,23 @@ describe("a page of a product's reviews", () => {
 		expect(cacheStatus(page)).toMatch(/^tiercache-memory; hit/);
 	});
 
+	it("leaves a product page that memory holds unchanged since an older snapshot: no Cache API write for it", async () => {
+		const a = testApp();
+		await a.request("/v1/products/3");
+		// Something else changes: the reviews page is read at a later seq, but nothing of product 3 moved.
+		await a.cache.invalidateTags(env, ["unrelated:related-answers"]);
+		const coloWrites = a.cache.stats.tiers.colo.writes;
+		expect((await a.request("/v1/products/3/reviews?limit=7")).status).toBe(200);
+		expect(a.cache.stats.stored).toEqual({ answers: 0, skipped: 1 });
+		expect(a.cache.stats.tiers.colo.writes).toBe(coloWrites + 1); // the reviews page's own
+		// Once product 3 changed, the page the reviews' batch read is stored: memory and the Cache API.
+		await a.cache.invalidateTags(env, ["product:3"]);
+		expect((await a.request("/v1/products/3/reviews?limit=8")).status).toBe(200);
+		expect(a.cache.stats.stored).toEqual({ answers: 1, skipped: 1 });
+		expect(a.cache.stats.tiers.colo.writes).toBe(coloWrites + 3);
+		expect(cacheStatus(await a.request("/v1/products/3"))).toMatch(/^tiercache-memory; hit/);
+	});
+
 	it("stores nothing for a product that does not exist", async () => {
 		const a = testApp();
 		expect((await a.request("/v1/products/404/reviews")).status).toBe(404);

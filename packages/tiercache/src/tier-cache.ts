@@ -668,7 +668,7 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 			}
 			const key = this.#keyOf(version, policy, { params, query });
 			const held = this.memory.peek(key);
-			if (held && held.readSeq >= readSeq) {
+			if (held && (held.readSeq >= readSeq || this.#unchangedUpTo(held, readSeq))) {
 				this.stats.stored.skipped++;
 				continue;
 			}
@@ -792,6 +792,22 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		}
 		this.stats.rewarm.keys += rewarmed;
 		return { rewarmed, skipped: false };
+	}
+
+	/**
+	 * A fresh entry in memory that nothing invalidated up to `readSeq`: the
+	 * view has reached `readSeq` and knows no bump of its tags since the
+	 * entry was read, so an answer read at `readSeq` holds what it holds, and
+	 * storing that answer again would only write the Cache API for nothing
+	 * (the entry came from it, or was written to it when it was stored here).
+	 */
+	#unchangedUpTo(held: Entry, readSeq: number): boolean {
+		const view = this.clock.view;
+		return (
+			isFresh(held, this.#now()) &&
+			view.counter >= readSeq &&
+			view.validity(held.readSeq, validationTags(held)) === true
+		);
 	}
 
 	/** A fresh entry in this isolate's memory that its view of the clock finds valid. */
