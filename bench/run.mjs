@@ -368,6 +368,9 @@ async function benchStats(ctx) {
 		clockD1Reads: all[0].clock ? sum((s) => s.clock.d1Reads) : undefined,
 		announceFailures: all[0].clock ? sum((s) => s.clock.announceFailures) : undefined,
 		headLookFailures: all[0].clock ? sum((s) => s.clock.headLookFailures) : undefined,
+		stored: all[0].stored
+			? { answers: sum((s) => s.stored.answers), skipped: sum((s) => s.stored.skipped) }
+			: undefined,
 	};
 }
 
@@ -441,6 +444,16 @@ function summarize(ctx, phase, { elapsed, cpuUs, statsBefore, statsAfter, stale,
 				round(((statsAfter.storageOps[op] - statsBefore.storageOps[op]) / reads) * 1000, 1),
 			]),
 		),
+		// Answers stored without a load of their own (written through, or related to a load), and those left
+		// because memory already held them unchanged.
+		...(statsAfter.stored !== undefined
+			? {
+					storedPer1k: {
+						answers: round(((statsAfter.stored.answers - statsBefore.stored.answers) / reads) * 1000, 1),
+						skipped: round(((statsAfter.stored.skipped - statsBefore.stored.skipped) / reads) * 1000, 1),
+					},
+				}
+			: {}),
 		...(statsAfter.clockD1Reads !== undefined
 			? { clockD1ReadsPer1k: round(((statsAfter.clockD1Reads - statsBefore.clockD1Reads) / reads) * 1000, 1) }
 			: {}),

@@ -245,6 +245,7 @@ function stats(env: BenchEnv, variant: string) {
 			byRoute: s.origin.byRoute,
 			evictions: tiercache.cache.memory.evictions,
 			clock: tiercache.cache.clock.counters,
+			stored: s.stored,
 			queue,
 			storageOps,
 		};
