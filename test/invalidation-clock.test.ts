@@ -747,3 +747,31 @@ describe("announcements and the shared view", () => {
 		expect(await sharedTo()).toBe(many);
 	});
 });
+
+describe("a refresh whose shared view is too old", () => {
+	it("takes the location's last announcement when its bumps join the shared view: no D1 read", async () => {
+		const cacheName = "refresh-takes-announcement";
+		const a = testApp({ shareKeys: true, cacheName, clock: { jitterMs: 0 } });
+		await a.cache.invalidateTags(env, ["refresh-announced:0"]); // writes the shared view
+		a.advance(600); // the shared view is now older than the refresh age
+		await a.cache.invalidateTags(env, ["refresh-announced:1"]); // announced, not shared again
+		const counter = a.cache.clock.view.counter;
+		// An isolate that starts now: the shared view alone is too old, the announcement's bumps bring it up.
+		const c = testApp({ shareKeys: true, cacheName, clock: { jitterMs: 0 } });
+		c.clock.now = a.clock.now;
+		expect((await c.request("/v1/products/2")).status).toBe(200);
+		expect(c.cache.clock.view.counter).toBe(counter);
+		expect(c.cache.clock.counters).toMatchObject({ d1Reads: 0, sharedReads: 1 });
+		// An announcement that does not join the view is not taken: D1 is read.
+		const d = testApp({ shareKeys: true, cacheName, clock: { jitterMs: 0 } });
+		d.clock.now = a.clock.now;
+		const source = clockSource(env.DB, () => caches.open(cacheName));
+		await source.writeHead?.({
+			counter: counter + 1,
+			at: a.clock.now,
+			increment: { from: counter + 1, to: counter + 1, floor: 0, readAt: a.clock.now, bumps: [] },
+		});
+		expect((await d.request("/v1/products/2")).status).toBe(200);
+		expect(d.cache.clock.counters.d1Reads).toBe(1);
+	});
+});

@@ -107,7 +107,7 @@ export const DEFAULT_CLOCK_OPTIONS: ClockOptions = {
 export interface ClockCounters {
 	/** Reads of the clock from D1. */
 	d1Reads: number;
-	/** Refreshes answered by the location's shared view, without D1. */
+	/** Refreshes answered by the location's shared view, or by it and its last announcement, without D1. */
 	sharedReads: number;
 	/** Per-tag look-ups in D1 for entries read before the view's coverage. */
 	tagLookups: number;
@@ -564,12 +564,16 @@ export class InvalidationClock {
 		const shared = await source.readShared().then(parseIncrement, () => undefined);
 		if (shared) {
 			this.#sharedTo = Math.max(this.#sharedTo, shared.to);
-			const taken = this.#applyShared(shared, started);
-			if (taken && started - this.view.readAt < this.options.refreshAfterMs && this.view.counter >= this.#wanted) {
+			if (this.#applyShared(shared, started) && this.#youngAt(started)) {
 				this.counters.sharedReads++;
 				this.#refreshAt = this.#drawRefreshAt();
 				return;
 			}
+		}
+		if (await this.#takeAnnounced(source, started)) {
+			this.counters.sharedReads++;
+			this.#refreshAt = this.#drawRefreshAt();
+			return;
 		}
 		// Chasing an announced invalidation the shared view lacks, requests wait: no lease, D1 now.
 		const leased = background && this.#wanted <= this.view.counter;
@@ -602,6 +606,27 @@ export class InvalidationClock {
 		const increment = this.view.increment(this.options.sharedBumps);
 		this.#sharedTo = Math.max(this.#sharedTo, increment.to);
 		return source.writeShared(increment).catch(() => {});
+	}
+
+	/** Whether the view, at `now`, is young enough for a refresh to end without D1, and has what it must reach. */
+	#youngAt(now: number): boolean {
+		return now - this.view.readAt < this.options.refreshAfterMs && this.view.counter >= this.#wanted;
+	}
+
+	/**
+	 * A refresh whose shared view is too old (a writer leaves it to its
+	 * announcements while they reach back to it): the location's last
+	 * announcement, when its bumps join the view, brings the view up to the
+	 * announcer's own read of D1. Only the view moves: what the isolate
+	 * knows of announcements is its looks' business.
+	 */
+	async #takeAnnounced(source: ClockSource, started: number): Promise<boolean> {
+		if (!source.readHead || !this.view.ready) return false;
+		const head = parseHead(await source.readHead().catch(() => undefined));
+		const increment = head?.increment;
+		if (!head || !increment || head.counter <= this.view.counter) return false;
+		if (increment.from > this.view.counter || increment.to < head.counter) return false;
+		return this.#applyShared(increment, started) && this.#youngAt(started);
 	}
 
 	/** Where the next read of D1 starts: after the view's counter (undefined before the first read). */
