@@ -704,9 +704,7 @@ describe("the location's shared view", () => {
 		const shared = (await source.readShared()) as ClockIncrement;
 		expect(shared).toMatchObject({ to: clock.view.counter, readAt: 1_000_000 });
 	});
-});
 
-describe("announcements and the shared view", () => {
 	it("a writer writes the shared view again only when its announcement's bumps would no longer reach back to it", async () => {
 		const cacheName = "announce-shared";
 		const source = clockSource(env.DB, () => caches.open(cacheName));
@@ -746,10 +744,8 @@ describe("announcements and the shared view", () => {
 		await invalidate(["announce-shared:after"]);
 		expect(await sharedTo()).toBe(many);
 	});
-});
 
-describe("a refresh whose shared view is too old", () => {
-	it("takes the location's last announcement when its bumps join the shared view: no D1 read", async () => {
+	it("too old for a refresh: the location's last announcement is taken when its bumps join it, no D1 read", async () => {
 		const cacheName = "refresh-takes-announcement";
 		const a = testApp({ shareKeys: true, cacheName, clock: { jitterMs: 0 } });
 		await a.cache.invalidateTags(env, ["refresh-announced:0"]); // writes the shared view
