@@ -480,14 +480,19 @@ export class InvalidationClock {
 	 * come from a skewed future); false to leave it to a refresh.
 	 */
 	#takeHead(head: ClockHead, now: number): boolean {
-		const increment = head.increment;
-		if (!increment || !this.view.ready || increment.from > this.view.counter || increment.to < head.counter)
-			return false;
-		if (!this.#applyShared(increment, now)) return false;
+		if (!this.#applyHead(head, now)) return false;
 		this.counters.headTakes++;
 		this.#headKnownAt = Math.max(this.#headKnownAt, now);
 		this.#settleWanted();
 		return true;
+	}
+
+	/** Applies the bumps an announcement carries when they join the view and reach its counter. */
+	#applyHead(head: ClockHead, now: number): boolean {
+		const increment = head.increment;
+		if (!increment || !this.view.ready || increment.from > this.view.counter || increment.to < head.counter)
+			return false;
+		return this.#applyShared(increment, now);
 	}
 
 	/**
@@ -623,10 +628,8 @@ export class InvalidationClock {
 	async #takeAnnounced(source: ClockSource, started: number): Promise<boolean> {
 		if (!source.readHead || !this.view.ready) return false;
 		const head = parseHead(await source.readHead().catch(() => undefined));
-		const increment = head?.increment;
-		if (!head || !increment || head.counter <= this.view.counter) return false;
-		if (increment.from > this.view.counter || increment.to < head.counter) return false;
-		return this.#applyShared(increment, started) && this.#youngAt(started);
+		if (!head || head.counter <= this.view.counter) return false;
+		return this.#applyHead(head, started) && this.#youngAt(started);
 	}
 
 	/** Where the next read of D1 starts: after the view's counter (undefined before the first read). */

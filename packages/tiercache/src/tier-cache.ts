@@ -796,28 +796,24 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 
 	/**
 	 * A fresh entry in memory that nothing invalidated up to `readSeq`: the
-	 * view has reached `readSeq` and knows no bump of its tags since the
-	 * entry was read, so an answer read at `readSeq` holds what it holds, and
-	 * storing that answer again would only write the Cache API for nothing
-	 * (the entry came from it, or was written to it when it was stored here).
+	 * view has reached `readSeq` and finds the entry valid, so an answer read
+	 * at `readSeq` holds what it holds, and storing that answer again would
+	 * only write the Cache API for nothing (the entry came from it, or was
+	 * written to it when it was stored here).
 	 */
 	#unchangedUpTo(held: Entry, readSeq: number): boolean {
-		const view = this.clock.view;
-		return (
-			isFresh(held, this.#now()) &&
-			view.counter >= readSeq &&
-			view.validity(held.readSeq, validationTags(held)) === true
-		);
+		return this.clock.view.counter >= readSeq && this.#current(held);
 	}
 
 	/** A fresh entry in this isolate's memory that its view of the clock finds valid. */
 	#currentInMemory(key: string): boolean {
 		const entry = this.memory.peek(key);
-		return (
-			entry !== undefined &&
-			isFresh(entry, this.#now()) &&
-			this.clock.view.validity(entry.readSeq, validationTags(entry)) === true
-		);
+		return entry !== undefined && this.#current(entry);
+	}
+
+	/** Fresh, and valid against this isolate's view of the clock. */
+	#current(entry: Entry): boolean {
+		return isFresh(entry, this.#now()) && this.clock.view.validity(entry.readSeq, validationTags(entry)) === true;
 	}
 
 	/** `rewarmOnWrite`: the hot keys an invalidation made here touched, re-warmed in its `waitUntil`. */
