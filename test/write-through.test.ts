@@ -3,7 +3,10 @@ import { eq } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { Snapshot } from "tiercache";
 import { beforeAll, describe, expect, it } from "vitest";
+import { entryBytes } from "../packages/tiercache/src/entry";
 import { inlineSql } from "../packages/tiercache/src/seq-sql";
+import { productAnswer } from "../src/catalog/answers";
+import { catalogPolicies } from "../src/catalog/cache";
 import { products } from "../src/db/schema";
 import { cacheStatus, patchProduct, testApp } from "./helpers/app";
 import { db, seedSmallCatalog } from "./helpers/fixtures";
@@ -232,5 +235,104 @@ describe("a page of a product's reviews", () => {
 		const a = testApp();
 		expect((await a.request("/v1/products/404/reviews")).status).toBe(404);
 		expect(a.cache.stats.stored).toEqual({ answers: 0, skipped: 0 });
+	});
+});
+
+describe("a page of products", () => {
+	type Listed = { data: { id: number }[] };
+
+	it("stores each item's product page in this isolate's memory alone: its next read here needs no load", async () => {
+		const a = testApp({ shareKeys: true, cacheName: "listing-related" });
+		const b = testApp({ shareKeys: true, cacheName: "listing-related" });
+		b.clock.now = a.clock.now;
+		const listing = await a.request("/v1/products?category=kitchen");
+		expect(listing.status).toBe(200);
+		const ids = ((await listing.json()) as Listed).data.map((p) => p.id);
+		expect(ids).toEqual([2, 1]);
+		expect(a.cache.stats.origin.loads).toBe(1);
+		expect(a.cache.stats.stored).toEqual({ answers: 2, skipped: 0 });
+		expect(a.cache.stats.tiers.colo.writes).toBe(1); // the listing's own: none for its items
+		for (const id of ids) {
+			const here = await a.request(`/v1/products/${id}`);
+			expect(cacheStatus(here)).toMatch(/^tiercache-memory; hit/);
+			// The same answer as a load of the product's page (another key version: nothing shared).
+			const loaded = await testApp().request(`/v1/products/${id}`);
+			expect(cacheStatus(loaded)).toMatch(/fwd=miss/);
+			expect(await here.json()).toEqual(await loaded.json());
+			expect(here.headers.get("ETag")).toBe(loaded.headers.get("ETag"));
+			expect(here.headers.get("Cache-Tag")).toBe(loaded.headers.get("Cache-Tag"));
+		}
+		expect(a.cache.stats.origin.loads).toBe(1);
+		// Another isolate at the location finds the listing in the Cache API, but loads the product's page.
+		expect(cacheStatus(await b.request("/v1/products?category=kitchen"))).toMatch(/^tiercache-colo; hit/);
+		const there = await b.request("/v1/products/2");
+		expect(cacheStatus(there)).toMatch(/tiercache-colo; fwd=miss/);
+		expect(b.cache.stats.origin.loads).toBe(1);
+	});
+
+	it("is overtaken by a later change of a listed product: that change is served", async () => {
+		const a = testApp();
+		expect((await a.request("/v1/products?category=kitchen&limit=1")).status).toBe(200);
+		expect(a.cache.stats.stored).toEqual({ answers: 1, skipped: 0 });
+		await env.DB.prepare("UPDATE products SET stock = 57 WHERE id = 2").run(); // the trigger bumps product:2
+		a.advance(1_500); // the view's age: the next read refreshes it
+		const next = await a.request("/v1/products/2");
+		expect(cacheStatus(next)).toMatch(/tiercache-memory; fwd=miss; detail=invalidated/);
+		expect(((await next.json()) as { data: { stock: number } }).data.stock).toBe(57);
+		expect(a.cache.stats.origin.loads).toBe(2);
+	});
+
+	it("stores item pages only where memory has room: they never evict what was asked for", async () => {
+		// The sizes of the listing's entry and of product 2's page, as memory accounts them.
+		const sized = testApp({ shareKeys: true, cacheName: "listing-room-sizes" });
+		await sized.request("/v1/products?category=kitchen");
+		const held = [...sized.cache.memory.keys()].map((key) => {
+			const entry = sized.cache.memory.peek(key) as NonNullable<ReturnType<typeof sized.cache.memory.peek>>;
+			return { entry, bytes: entryBytes(key, entry) };
+		});
+		expect(held).toHaveLength(3);
+		const bytesOf = (first: string) => held.find(({ entry }) => entry.tags[0] === first)?.bytes ?? 0;
+		const listingBytes = bytesOf("products");
+		const product2Bytes = bytesOf("product:2");
+		expect(listingBytes).toBeGreaterThan(0);
+		expect(product2Bytes).toBeGreaterThan(0);
+		expect(bytesOf("product:1")).toBeGreaterThan(0);
+
+		// Room for the listing and one item page.
+		const a = testApp({ shareKeys: true, cacheName: "listing-room", memoryBytes: listingBytes + product2Bytes });
+		await a.request("/v1/products?category=kitchen");
+		expect(a.cache.stats.stored).toEqual({ answers: 1, skipped: 1 });
+		expect(a.cache.memory.evictions).toBe(0);
+		expect(a.cache.memory.bytes).toBe(listingBytes + product2Bytes);
+		expect(cacheStatus(await a.request("/v1/products/2"))).toMatch(/^tiercache-memory; hit/);
+		expect(a.cache.stats.origin.loads).toBe(1);
+		// Product 1 was asked for: loaded, and stored by evicting the least recently used.
+		expect(cacheStatus(await a.request("/v1/products/1"))).toMatch(/fwd=miss/);
+		expect(a.cache.stats.origin.loads).toBe(2);
+		expect(a.cache.memory.evictions).toBeGreaterThan(0);
+	});
+
+	it("stores an answer in the tiers it names, and refuses KV or an unknown tier", async () => {
+		const a = testApp();
+		const product = catalogPolicies(a.cache).product;
+		const d = db();
+		const { results, snapshot } = await a.cache.batch(d, [d.select().from(products).where(eq(products.id, 1))]);
+		const [[row]] = results;
+		if (!row) throw new Error("product 1 is seeded");
+		const answer = productAnswer(row);
+		for (const tiers of [["kv"], ["memory", "disk"]]) {
+			await expect(
+				a.cache.store(env, snapshot, [{ policy: product, params: { id: 1 }, answer, tiers: tiers as never }]),
+			).rejects.toThrow(/tiers may name "memory" and "colo" only/);
+		}
+		expect(a.cache.stats.stored).toEqual({ answers: 0, skipped: 0 });
+		// The Cache API alone: no memory entry; the next read is a Cache API hit.
+		expect(await a.cache.store(env, snapshot, [{ policy: product, params: { id: 1 }, answer, tiers: ["colo"] }])).toBe(
+			1,
+		);
+		expect(a.cache.memory.size).toBe(0);
+		expect(a.cache.stats.tiers.colo.writes).toBe(1);
+		expect(cacheStatus(await a.request("/v1/products/1"))).toMatch(/^tiercache-colo; hit/);
+		expect(a.cache.stats.origin.loads).toBe(0);
 	});
 });

@@ -38,9 +38,15 @@ export class MemoryLru {
 		return slot.entry;
 	}
 
-	/** Stores the entry unless it alone is larger than the bound; evicts the oldest to fit. */
-	set(key: string, entry: Entry): boolean {
+	/**
+	 * Stores the entry unless it alone is larger than the bound; evicts the
+	 * oldest to fit. With `evict` false it is stored only if it fits beside
+	 * every other entry (replacing the key's own): an entry nobody asked for
+	 * never pushes out one somebody did.
+	 */
+	set(key: string, entry: Entry, evict = true): boolean {
 		const bytes = entryBytes(key, entry);
+		if (!evict && this.#bytes - (this.#entries.get(key)?.bytes ?? 0) + bytes > this.maxBytes) return false;
 		this.delete(key);
 		if (bytes > this.maxBytes) return false;
 		this.#entries.set(key, { entry, bytes });

@@ -51,6 +51,9 @@ import { type Background, toWriteScope, type WaitUntil, type WriteScope } from "
 /** For this long after KV last answered a request, a memory miss reads the Cache API and KV together (ms). */
 const KV_TOGETHER_MS = 60_000;
 
+/** The tiers an answer stored without a load of its own may go to (`store`, `related`): never KV. */
+const STORED_TIERS: readonly TierName[] = ["memory", "colo"];
+
 interface RequestScope<E extends HonoEnv> {
 	c: Context<E>;
 	env: E["Bindings"];
@@ -629,8 +632,9 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	/**
 	 * Stores answers that were read in one D1 snapshot (a write's, through
 	 * `batch`) under their routes' keys, as if those keys had been loaded then:
-	 * in this isolate's memory (unless it holds an entry read as late or later)
-	 * and in the location's Cache API (in `waitUntil`), not in KV. They are
+	 * in this isolate's memory (unless it holds an entry read as late or later,
+	 * or has no room without evicting) and in the location's Cache API (in
+	 * `waitUntil`), or in the tiers an answer names; never in KV. They are
 	 * validated as every entry is: a later bump of one of their tags makes
 	 * them misses. Keys are built as the routes' requests build them, with
 	 * `version()` called without a Context (as for `prefill`). Returns how
@@ -660,8 +664,13 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 	): Promise<number> {
 		const version = await this.#options.version();
 		let stored = 0;
-		for (const { policy: routePolicy, params, query, answer } of answers) {
+		for (const { policy: routePolicy, params, query, answer, tiers } of answers) {
 			const policy = this.#withOverrides(routePolicy, env);
+			if (tiers?.some((t) => !STORED_TIERS.includes(t))) {
+				throw new TypeError(
+					`answer for policy '${policy.name}': tiers may name ${STORED_TIERS.map((t) => `"${t}"`).join(" and ")} only, not ${JSON.stringify(tiers)}`,
+				);
+			}
 			if (answer.status !== 200 && policy.notFoundTtl <= 0) {
 				this.stats.stored.skipped++;
 				continue;
@@ -672,14 +681,14 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 				this.stats.stored.skipped++;
 				continue;
 			}
+			const into = policy.tiers.filter((t) => t !== "kv" && (tiers ?? STORED_TIERS).includes(t));
 			const entry = entryOf(answer, policy, readSeq, storedAt, 0);
-			this.#tiers.store(
-				() => this.#options.kv(env),
-				waitUntil,
-				policy.tiers.filter((t) => t !== "kv"),
-				key,
-				entry,
-			);
+			// Nobody asked for it yet: it takes memory only where memory has room.
+			this.#tiers.store(() => this.#options.kv(env), waitUntil, into, key, entry, false);
+			if (!into.includes("colo") && this.memory.peek(key) !== entry) {
+				this.stats.stored.skipped++;
+				continue;
+			}
 			this.stats.stored.answers++;
 			stored++;
 		}

@@ -65,12 +65,23 @@ export class TierStore {
 		}
 	}
 
-	/** Stores an entry in these tiers: memory at once, the Cache API and KV in `waitUntil`. */
-	store(kv: () => KVNamespace, waitUntil: WaitUntil, tiers: readonly TierName[], key: string, entry: Entry): void {
+	/**
+	 * Stores an entry in these tiers: memory at once, the Cache API and KV in
+	 * `waitUntil`. With `evict` false, memory takes it only if it has room
+	 * (see `MemoryLru.set`).
+	 */
+	store(
+		kv: () => KVNamespace,
+		waitUntil: WaitUntil,
+		tiers: readonly TierName[],
+		key: string,
+		entry: Entry,
+		evict = true,
+	): void {
 		for (const tier of tiers) {
 			const counters = this.#stats.tiers[tier];
 			if (tier === "memory") {
-				if (this.#memory.set(key, entry)) counters.writes++;
+				if (this.#memory.set(key, entry, evict)) counters.writes++;
 				else counters.skippedWrites++;
 				continue;
 			}

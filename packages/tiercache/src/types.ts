@@ -54,6 +54,14 @@ export interface RelatedAnswer {
 	params?: Record<string, unknown>;
 	query?: Record<string, unknown>;
 	answer: Omit<Loaded, "related">;
+	/**
+	 * Where to store it, among its policy's tiers: `["memory"]` keeps it in
+	 * this isolate alone (no Cache API write: for answers a load gives many
+	 * of, such as the items of a listing). Default: memory and the Cache API.
+	 * Never KV. Either way memory takes it only where it has room: an answer
+	 * nobody asked for never evicts one somebody did.
+	 */
+	tiers?: readonly ("memory" | "colo")[];
 }
 
 export type Loader<Db extends AnyD1Db, L extends Loaded> = (origin: Origin<Db>) => Promise<L>;

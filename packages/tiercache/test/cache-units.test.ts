@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type Entry, etagOf, parseEntry } from "../src/entry.js";
+import { type Entry, entryBytes, etagOf, parseEntry } from "../src/entry.js";
 import {
 	CACHE_TAG_HEADER_LIMIT,
 	cacheStatus,
@@ -73,6 +73,44 @@ describe("MemoryLru", () => {
 		lru.delete("a");
 		expect(lru.bytes).toBe(0);
 		expect(lru.size).toBe(0);
+	});
+
+	it("without evicting, takes an entry only where it has room, and may replace the key's own", () => {
+		const lru = new MemoryLru(3_000);
+		const a = entry("a".repeat(500));
+		const b = entry("b".repeat(500));
+		lru.set("a", a);
+		lru.set("b", b);
+		const room = 3_000 - lru.bytes;
+		// The largest body for key "c" that fits beside the others, found from the accounting itself.
+		let n = 0;
+		while (entryBytes("c", entry("c".repeat(n + 1))) <= room) n++;
+		expect(n).toBeGreaterThan(0);
+		// One character more does not fit: refused, and nothing is evicted for it.
+		expect(lru.set("c", entry("c".repeat(n + 1)), false)).toBe(false);
+		expect(lru.size).toBe(2);
+		expect(lru.evictions).toBe(0);
+		const c = entry("c".repeat(n));
+		expect(lru.set("c", c, false)).toBe(true);
+		expect(lru.bytes).toBe(3_000);
+		expect([lru.peek("a"), lru.peek("b"), lru.peek("c")]).toEqual([a, b, c]);
+		// Full: a new key is refused; the key's own replacement of the same size is taken.
+		expect(lru.set("d", entry("d"), false)).toBe(false);
+		expect(lru.peek("d")).toBeUndefined();
+		const a2 = entry("A".repeat(500));
+		expect(lru.set("a", a2, false)).toBe(true);
+		expect(lru.peek("a")).toBe(a2);
+		// A larger replacement that does not fit leaves the key's entry as it was.
+		expect(lru.set("a", entry("A".repeat(501)), false)).toBe(false);
+		expect(lru.peek("a")).toBe(a2);
+		expect(lru.evictions).toBe(0);
+		// With eviction (the default) the same new key is taken, pushing out the least recently used.
+		const d = entry("d");
+		expect(lru.set("d", d)).toBe(true);
+		expect(lru.peek("d")).toBe(d);
+		expect(lru.evictions).toBe(1);
+		expect(lru.peek("b")).toBeUndefined();
+		expect(lru.bytes).toBeLessThanOrEqual(3_000);
 	});
 });
 

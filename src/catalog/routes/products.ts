@@ -38,7 +38,7 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 				return cache.read(c, policies.products, async (origin) => {
 					if (query.category === undefined) {
 						const [rows] = await origin.batch([listProducts(origin.db, query)]);
-						return productPage(rows, query, [tags.products, tags.productsOrder(query.sort)]);
+						return productPage(rows, query, [tags.products, tags.productsOrder(query.sort)], policies.product);
 					}
 					const [[category], rows] = await origin.batch([
 						categoryBySlug(origin.db, query.category),
@@ -51,7 +51,12 @@ export function productRoutes({ cache, policies }: CatalogDeps) {
 							tags: [tags.categories, tags.products],
 						};
 					}
-					return productPage(rows, query, [tags.products, tags.productsOrder(query.sort), tags.category(category.id)]);
+					return productPage(
+						rows,
+						query,
+						[tags.products, tags.productsOrder(query.sort), tags.category(category.id)],
+						policies.product,
+					);
 				});
 			},
 		)
@@ -181,11 +186,20 @@ function productPage(
 	rows: Parameters<typeof presentProduct>[0][],
 	query: { page: number; limit: number },
 	base: string[],
+	productPolicy: CatalogDeps["policies"]["product"],
 ) {
 	const page = toPage(rows, query);
 	return {
 		status: 200 as const,
 		body: { data: page.items.map(presentProduct), page: page.page, limit: page.limit, next: page.next },
 		tags: [...base, ...page.items.map((row) => tags.product(row.id))],
+		// Each item's row is its product page's row, read in the same snapshot: the pages go to this
+		// isolate's memory (where it has room), not to the Cache API, which would cost a write each.
+		related: page.items.map((row) => ({
+			policy: productPolicy,
+			params: { id: row.id },
+			answer: productAnswer(row),
+			tiers: ["memory"] as const,
+		})),
 	};
 }
