@@ -50,7 +50,8 @@ export class CacheStats {
 	rewarm = { keys: 0, skipped: 0 };
 	/**
 	 * Answers stored without a load of their own (`TierCache.store`, and loaders' `related` answers);
-	 * `skipped`: not stored, because memory held one read as late or the policy keeps no 404s.
+	 * `skipped`: not stored, because memory held one read as late (or unchanged since), the policy
+	 * keeps no 404s, or memory, its only tier, had no room without evicting.
 	 */
 	stored = { answers: 0, skipped: 0 };
 	/** Invalidations seen here; edge purges made before the answer, and their failures; queue hand-over failures. */
