@@ -321,10 +321,14 @@ describe("a page of products", () => {
 		if (!row) throw new Error("product 1 is seeded");
 		const answer = productAnswer(row);
 		for (const tiers of [["kv"], ["memory", "disk"]]) {
-			await expect(
-				a.cache.store(env, snapshot, [{ policy: product, params: { id: 1 }, answer, tiers: tiers as never }]),
-			).rejects.toThrow(/tiers may name "memory" and "colo" only/);
+			// The bad answer second: the first is not stored either.
+			const answers = [
+				{ policy: product, params: { id: 1 }, answer },
+				{ policy: product, params: { id: 1 }, answer, tiers: tiers as never },
+			];
+			await expect(a.cache.store(env, snapshot, answers)).rejects.toThrow(/tiers may name "memory" and "colo" only/);
 		}
+		expect(a.cache.memory.size).toBe(0);
 		expect(a.cache.stats.stored).toEqual({ answers: 0, skipped: 0 });
 		// The Cache API alone: no memory entry; the next read is a Cache API hit.
 		expect(await a.cache.store(env, snapshot, [{ policy: product, params: { id: 1 }, answer, tiers: ["colo"] }])).toBe(

@@ -663,14 +663,17 @@ export class TierCache<E extends HonoEnv, Db extends AnyD1Db> {
 		storedAt: number,
 	): Promise<number> {
 		const version = await this.#options.version();
-		let stored = 0;
-		for (const { policy: routePolicy, params, query, answer, tiers } of answers) {
-			const policy = this.#withOverrides(routePolicy, env);
+		// All checked before any is stored: a bad one stores none.
+		for (const { policy, tiers } of answers) {
 			if (tiers?.some((t) => !STORED_TIERS.includes(t))) {
 				throw new TypeError(
 					`answer for policy '${policy.name}': tiers may name ${STORED_TIERS.map((t) => `"${t}"`).join(" and ")} only, not ${JSON.stringify(tiers)}`,
 				);
 			}
+		}
+		let stored = 0;
+		for (const { policy: routePolicy, params, query, answer, tiers } of answers) {
+			const policy = this.#withOverrides(routePolicy, env);
 			if (answer.status !== 200 && policy.notFoundTtl <= 0) {
 				this.stats.stored.skipped++;
 				continue;
