@@ -189,16 +189,17 @@ function productPage(
 	productPolicy: CatalogDeps["policies"]["product"],
 ) {
 	const page = toPage(rows, query);
+	// Each item's row is its product page's row, read in the same snapshot: the pages go to this
+	// isolate's memory (where it has room), not to the Cache API, which would cost a write each.
+	const items = page.items.map(productAnswer);
 	return {
 		status: 200 as const,
-		body: { data: page.items.map(presentProduct), page: page.page, limit: page.limit, next: page.next },
+		body: { data: items.map((item) => item.body.data), page: page.page, limit: page.limit, next: page.next },
 		tags: [...base, ...page.items.map((row) => tags.product(row.id))],
-		// Each item's row is its product page's row, read in the same snapshot: the pages go to this
-		// isolate's memory (where it has room), not to the Cache API, which would cost a write each.
-		related: page.items.map((row) => ({
+		related: items.map((answer) => ({
 			policy: productPolicy,
-			params: { id: row.id },
-			answer: productAnswer(row),
+			params: { id: answer.body.data.id },
+			answer,
 			tiers: ["memory"] as const,
 		})),
 	};
